@@ -1,0 +1,243 @@
+//! Ingestion: from the Functions host's Event Hub invocation to accepted transactions
+//! and quarantined rejects.
+//!
+//! [`envelope`] takes the host's invocation body apart into raw events with their Event
+//! Hubs lineage; [`normalize`] turns one raw event (canonical v1 or legacy camelCase) into
+//! a [`Transaction`] or a [`Rejection`] naming the field and the reason; [`prepare`] does
+//! both for a whole batch and settles duplicates inside the batch. Nothing here does I/O:
+//! storing is [`crate::store`]'s job.
+
+pub mod envelope;
+mod normalize;
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::Transaction;
+pub use envelope::{Invocation, Lineage, RawEvent, RawText};
+pub use normalize::normalize;
+
+/// Ingest policy, from the `ingest` section of the engine settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestPolicy {
+    /// How far ahead of the handler's clock an event's `occurred_at` may be before it is
+    /// rejected as `future_timestamp`. Producers' clocks drift; an event from the future
+    /// beyond that is a bug that would otherwise land in a window nobody has closed yet.
+    #[serde(with = "humantime_serde")]
+    pub max_future: Duration,
+}
+
+impl Default for IngestPolicy {
+    fn default() -> Self {
+        Self {
+            max_future: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+mod humantime_serde {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration ({e}); write it like 30s, 5m or 1h"
+            ))
+        })
+    }
+}
+
+/// The input format an accepted event arrived in, stored as `source_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SourceFormat {
+    /// snake_case fields, `occurred_at` RFC 3339, `amount` in major units.
+    CanonicalV1,
+    /// camelCase fields, `timestampMs`, `amountMinor` in minor units.
+    LegacyCamel,
+}
+
+impl SourceFormat {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CanonicalV1 => "canonical_v1",
+            Self::LegacyCamel => "legacy_camel",
+        }
+    }
+}
+
+/// Why an event was quarantined: the stable code stored in `rejected_events.reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectReason {
+    /// Not JSON, or JSON that is not an object.
+    MalformedJson,
+    /// A required field is absent or null.
+    MissingField,
+    /// A field has the wrong type or a value outside its allowed set.
+    InvalidField,
+    /// The amount is not a non-negative decimal number (or integer minor units).
+    InvalidAmount,
+    /// The amount has more decimals than its currency's minor units.
+    AmountPrecision,
+    /// The currency is not an ISO 4217 code with minor units.
+    UnknownCurrency,
+    /// `occurred_at` is further ahead of now than `ingest.max_future`.
+    FutureTimestamp,
+    /// The transaction id was seen before with different content.
+    DuplicateConflict,
+    /// The whole invocation body was not a valid host invocation.
+    EnvelopeInvalid,
+}
+
+impl RejectReason {
+    /// Every reason, for documentation and tests.
+    pub const ALL: &'static [Self] = &[
+        Self::MalformedJson,
+        Self::MissingField,
+        Self::InvalidField,
+        Self::InvalidAmount,
+        Self::AmountPrecision,
+        Self::UnknownCurrency,
+        Self::FutureTimestamp,
+        Self::DuplicateConflict,
+        Self::EnvelopeInvalid,
+    ];
+
+    /// The stable code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "malformed_json",
+            Self::MissingField => "missing_field",
+            Self::InvalidField => "invalid_field",
+            Self::InvalidAmount => "invalid_amount",
+            Self::AmountPrecision => "amount_precision",
+            Self::UnknownCurrency => "unknown_currency",
+            Self::FutureTimestamp => "future_timestamp",
+            Self::DuplicateConflict => "duplicate_conflict",
+            Self::EnvelopeInvalid => "envelope_invalid",
+        }
+    }
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refused event: the reason code and a human sentence naming the field(s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The stable code of the first problem found.
+    pub reason: RejectReason,
+    /// Every problem found, `field: what is wrong`, separated by `; `.
+    pub detail: String,
+    /// The transaction id, when one could be read (helps find the producer's record).
+    pub transaction_id: Option<String>,
+}
+
+/// An event that passed validation.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// The normalized transaction.
+    pub transaction: Transaction,
+    /// [`Transaction::fingerprint`], computed once.
+    pub fingerprint: [u8; 32],
+    /// The input format it arrived in.
+    pub format: SourceFormat,
+    /// The event as received, kept in case it turns out to conflict with a stored one.
+    pub raw: RawText,
+    /// Where it came from.
+    pub lineage: Lineage,
+}
+
+/// An event to quarantine in `rejected_events`.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    /// Why.
+    pub rejection: Rejection,
+    /// The event exactly as received.
+    pub raw: RawText,
+    /// Where it came from.
+    pub lineage: Lineage,
+}
+
+impl Rejected {
+    /// Identity of this reject, so that a redelivered batch stores it once: the reason,
+    /// the raw event and its position in the stream (partition and sequence number, or
+    /// its index in the batch when the host gave no sequence number).
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        hash.update(self.rejection.reason.as_str().as_bytes());
+        hash.update([0]);
+        hash.update(self.raw.as_str().as_bytes());
+        hash.update([0]);
+        hash.update(
+            self.lineage
+                .partition_id
+                .as_deref()
+                .unwrap_or("")
+                .as_bytes(),
+        );
+        hash.update([0]);
+        match self.lineage.sequence_number {
+            Some(seq) => hash.update(format!("seq:{seq}").as_bytes()),
+            None => hash.update(format!("idx:{}", self.lineage.batch_index).as_bytes()),
+        }
+        hash.finalize().into()
+    }
+}
+
+/// A batch after validation, ready to store.
+#[derive(Debug, Default)]
+pub struct PreparedBatch {
+    /// Number of events in the invocation.
+    pub received: usize,
+    /// Valid events, in delivery order. The same transaction id may appear more than once:
+    /// whether a repeat is a duplicate or a conflict depends on what is already stored,
+    /// which is the store's to settle.
+    pub accepted: Vec<Accepted>,
+    /// Events to quarantine.
+    pub rejected: Vec<Rejected>,
+}
+
+/// Validates every event of an invocation, reading the clock only through `now`.
+pub fn prepare(events: Vec<RawEvent>, now: DateTime<Utc>, policy: &IngestPolicy) -> PreparedBatch {
+    let mut batch = PreparedBatch {
+        received: events.len(),
+        ..PreparedBatch::default()
+    };
+    for event in events {
+        let normalized = match &event.parsed {
+            Ok(json) => normalize(json, now, policy),
+            Err(message) => Err(Rejection {
+                reason: RejectReason::MalformedJson,
+                detail: message.clone(),
+                transaction_id: None,
+            }),
+        };
+        match normalized {
+            Ok((transaction, format)) => batch.accepted.push(Accepted {
+                fingerprint: transaction.fingerprint(),
+                transaction,
+                format,
+                raw: event.raw,
+                lineage: event.lineage,
+            }),
+            Err(rejection) => batch.rejected.push(Rejected {
+                rejection,
+                raw: event.raw,
+                lineage: event.lineage,
+            }),
+        }
+    }
+    batch
+}

@@ -1,0 +1,124 @@
+//! `handler`: the Azure Functions custom handler.
+//!
+//! `handler` serves the host's invocations on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT;
+//! `handler migrate` applies the schema migrations embedded in this build.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use paymetrics::functions::{AppState, router};
+use paymetrics::settings::{EngineConfig, HandlerSettings};
+use paymetrics::{store, telemetry};
+use tracing::{error, info, warn};
+
+/// paymetrics custom handler for Azure Functions.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Functions host's invocations (the default).
+    Serve,
+    /// Apply pending schema migrations to DATABASE_URL and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::Migrate => migrate().await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = %format!("{e:#}"), "handler stopped");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    let settings = HandlerSettings::from_env()?;
+    let pool = store::pool(settings.database_url.expose(), settings.pool)?;
+    let mut client = pool.get().await.context("connecting to DATABASE_URL")?;
+    let applied = store::migrate(&mut client).await?;
+    let status = store::check_schema(&**client).await?;
+    if applied.is_empty() {
+        println!("schema is up to date at version {}", status.current);
+    } else {
+        println!(
+            "applied migrations {:?}; schema is at version {}",
+            applied, status.current
+        );
+    }
+    Ok(())
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let settings = HandlerSettings::from_env()?;
+    let engine = EngineConfig::load(&settings.engine_config, settings.engine_config_explicit)?;
+    let pool = store::pool(settings.database_url.expose(), settings.pool)?;
+
+    // Refuse to serve against an old schema; if the database is unreachable, serve anyway:
+    // invocations then fail with 503 and the host retries them until it is back.
+    match pool.get().await {
+        Ok(client) => match store::check_schema(&**client).await {
+            Ok(status) => info!(schema_version = status.current, "database schema checked"),
+            Err(e @ store::StoreError::SchemaTooOld { .. }) => bail!(e),
+            Err(e) => warn!(error = %e, "could not check the database schema"),
+        },
+        Err(e) => {
+            warn!(error = %e, "database unreachable at start-up; invocations will be retried")
+        }
+    }
+
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, settings.port));
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address}"))?;
+    info!(%address, engine_config = %settings.engine_config.display(), "handler listening");
+    let state = AppState {
+        pool,
+        engine: Arc::new(engine),
+        max_body_bytes: settings.max_body_bytes,
+    };
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    info!("handler stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM (the host stopping us) or Ctrl-C.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

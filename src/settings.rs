@@ -1,0 +1,282 @@
+//! Typed settings: the handler's environment, and the engine's YAML file.
+//!
+//! Both are read and validated once at start-up; a bad value stops the handler with a
+//! message naming the variable (or the file, line and key) and what was expected.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::ingest::IngestPolicy;
+use crate::store::PoolSettings;
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A required environment variable is absent.
+    #[error("{name} is not set; {hint}")]
+    Missing {
+        /// The variable.
+        name: &'static str,
+        /// What to set it to.
+        hint: &'static str,
+    },
+    /// An environment variable has a value of the wrong form.
+    #[error("{name}={value:?} is invalid: expected {expected}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// The engine settings file could not be read.
+    #[error("cannot read the engine settings {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The engine settings file is not valid.
+    #[error("invalid engine settings {path}: {message}")]
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line, column and key.
+        message: String,
+    },
+}
+
+/// A secret string (a connection string with a password) that never prints itself.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Default engine settings path, relative to the function app root (the handler's
+/// working directory under the Functions host).
+pub const DEFAULT_ENGINE_CONFIG: &str = "config/engine.yaml";
+
+/// The handler's settings, from the environment.
+#[derive(Debug, Clone)]
+pub struct HandlerSettings {
+    /// `DATABASE_URL`: PostgreSQL connection string (URL or key=value form).
+    pub database_url: Secret,
+    /// `FUNCTIONS_CUSTOMHANDLER_PORT`: the port the host forwards invocations to
+    /// (default 3000 when started by hand). The handler listens on 127.0.0.1 only.
+    pub port: u16,
+    /// `PAYMETRICS_CONFIG`: the engine's YAML settings (default `config/engine.yaml`).
+    pub engine_config: PathBuf,
+    /// Whether `PAYMETRICS_CONFIG` was set: a missing file is then an error, while a
+    /// missing default file means built-in defaults.
+    pub engine_config_explicit: bool,
+    /// `PAYMETRICS_DB_POOL_SIZE` (default 8) and `PAYMETRICS_DB_TIMEOUT` (default 10s).
+    pub pool: PoolSettings,
+    /// `PAYMETRICS_MAX_BODY_BYTES` (default 100 MiB): the largest invocation body
+    /// accepted. Keep it above the host's `maxEventBatchSize` times the largest event.
+    pub max_body_bytes: usize,
+}
+
+impl HandlerSettings {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// [`SettingsError::Missing`] or [`SettingsError::Invalid`], naming the variable.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, for tests.
+    ///
+    /// # Errors
+    /// As [`HandlerSettings::from_env`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let database_url = get("DATABASE_URL").ok_or(SettingsError::Missing {
+            name: "DATABASE_URL",
+            hint: "set it to a PostgreSQL connection string such as \
+                   postgres://postgres@127.0.0.1:5432/paymetrics",
+        })?;
+        let port = parse(
+            &get,
+            "FUNCTIONS_CUSTOMHANDLER_PORT",
+            3000,
+            "a TCP port number",
+        )?;
+        let engine_config = get("PAYMETRICS_CONFIG");
+        let max_size = parse(&get, "PAYMETRICS_DB_POOL_SIZE", 8usize, "a whole number")?;
+        if max_size == 0 {
+            return Err(SettingsError::Invalid {
+                name: "PAYMETRICS_DB_POOL_SIZE",
+                value: "0".into(),
+                expected: "at least 1",
+            });
+        }
+        let timeout = match get("PAYMETRICS_DB_TIMEOUT") {
+            None => Duration::from_secs(10),
+            Some(text) => humantime::parse_duration(&text).map_err(|_| SettingsError::Invalid {
+                name: "PAYMETRICS_DB_TIMEOUT",
+                value: text,
+                expected: "a duration such as 10s",
+            })?,
+        };
+        Ok(Self {
+            database_url: Secret::new(database_url),
+            port,
+            engine_config_explicit: engine_config.is_some(),
+            engine_config: PathBuf::from(
+                engine_config.unwrap_or_else(|| DEFAULT_ENGINE_CONFIG.into()),
+            ),
+            pool: PoolSettings { max_size, timeout },
+            max_body_bytes: parse(
+                &get,
+                "PAYMETRICS_MAX_BODY_BYTES",
+                100 * 1024 * 1024,
+                "a number of bytes",
+            )?,
+        })
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    expected: &'static str,
+) -> Result<T, SettingsError> {
+    match get(name) {
+        None => Ok(default),
+        Some(value) => value.trim().parse().map_err(|_| SettingsError::Invalid {
+            name,
+            value,
+            expected,
+        }),
+    }
+}
+
+/// The engine's settings (`config/engine.yaml`). Every section is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// How events are accepted.
+    pub ingest: IngestPolicy,
+}
+
+impl EngineConfig {
+    /// Parses YAML text; `path` only names the file in errors.
+    ///
+    /// # Errors
+    /// [`SettingsError::Yaml`] with the line, column and key at fault.
+    pub fn from_yaml(text: &str, path: &Path) -> Result<Self, SettingsError> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_saphyr::from_str(text).map_err(|e| SettingsError::Yaml {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Loads the file at `path`; when it does not exist and `required` is false, the
+    /// built-in defaults.
+    ///
+    /// # Errors
+    /// [`SettingsError::Read`] or [`SettingsError::Yaml`].
+    pub fn load(path: &Path, required: bool) -> Result<Self, SettingsError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::from_yaml(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(Self::default()),
+            Err(source) => Err(SettingsError::Read {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_database_is_set() {
+        let s =
+            HandlerSettings::from_lookup(env(&[("DATABASE_URL", "postgres://x:pw@h/db")])).unwrap();
+        assert_eq!(s.port, 3000);
+        assert_eq!(s.engine_config, PathBuf::from("config/engine.yaml"));
+        assert!(!s.engine_config_explicit);
+        assert_eq!(s.pool.max_size, 8);
+        assert!(
+            !format!("{s:?}").contains("pw"),
+            "the password leaked into Debug"
+        );
+    }
+
+    #[test]
+    fn a_missing_database_url_and_a_bad_port_are_named() {
+        let err = HandlerSettings::from_lookup(env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("DATABASE_URL is not set"), "{err}");
+        let err = HandlerSettings::from_lookup(env(&[
+            ("DATABASE_URL", "postgres://h/db"),
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", "http"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "FUNCTIONS_CUSTOMHANDLER_PORT=\"http\" is invalid: expected a TCP port number"
+        );
+    }
+
+    #[test]
+    fn engine_yaml_is_typed_and_strict() {
+        let config =
+            EngineConfig::from_yaml("ingest:\n  max_future: 2m\n", Path::new("e.yaml")).unwrap();
+        assert_eq!(config.ingest.max_future, Duration::from_secs(120));
+        let err = EngineConfig::from_yaml("ingest:\n  max_futur: 2m\n", Path::new("e.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("e.yaml") && err.contains("max_futur"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        let err = EngineConfig::from_yaml("ingest:\n  max_future: soon\n", Path::new("e.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"soon\" is not a duration"), "{err}");
+    }
+}

@@ -1,0 +1,396 @@
+//! Writing one invocation's batch: set-based, in one transaction, exactly once.
+//!
+//! 1. The day partitions the batch needs are created if missing (outside the batch's
+//!    transaction, so partition DDL never holds locks while a batch is written).
+//! 2. In one transaction: the batch's transaction ids are claimed in `transaction_ids`
+//!    (`INSERT .. ON CONFLICT DO NOTHING`, in id order so concurrent batches cannot
+//!    deadlock); ids that were already there are compared by content fingerprint and
+//!    become duplicates (counted) or `duplicate_conflict` rejects; the newly claimed
+//!    transactions go to `normalized_transactions`, and the rejects to `rejected_events`
+//!    (`ON CONFLICT (fingerprint) DO NOTHING`, so a redelivered batch adds nothing).
+//!
+//! Every step is one statement over arrays (`unnest`), never a round trip per event.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+use tokio_postgres::{Client, GenericClient};
+
+use super::StoreError;
+use crate::ingest::{Accepted, PreparedBatch, RejectReason, Rejected, Rejection};
+
+/// Facts about the invocation that every stored row shares.
+#[derive(Debug, Clone)]
+pub struct BatchContext {
+    /// The host's `X-Azure-Functions-InvocationId`, kept with rejects for support.
+    pub invocation_id: Option<String>,
+    /// The handler's clock, read once for the invocation.
+    pub now: DateTime<Utc>,
+}
+
+/// What storing a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredBatch {
+    /// Events in the invocation.
+    pub received: usize,
+    /// Transactions stored for the first time.
+    pub accepted: usize,
+    /// Events whose transaction was already stored (or earlier in the batch) with the
+    /// same content.
+    pub duplicates: usize,
+    /// Rejected events by reason, including conflicting duplicates.
+    pub rejected: BTreeMap<RejectReason, usize>,
+}
+
+impl StoredBatch {
+    /// Total rejected events.
+    pub fn rejected_total(&self) -> usize {
+        self.rejected.values().sum()
+    }
+}
+
+/// Stores a validated batch; see the module docs for the steps.
+///
+/// # Errors
+/// Any [`StoreError`]; the transaction is then rolled back and nothing of the batch is
+/// stored, so the host's retry starts from a clean slate.
+pub async fn store_batch(
+    client: &mut Client,
+    batch: PreparedBatch,
+    context: &BatchContext,
+) -> Result<StoredBatch, StoreError> {
+    let mut days: Vec<NaiveDate> = batch
+        .accepted
+        .iter()
+        .map(|a| a.transaction.occurred_at.date_naive())
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    if !days.is_empty() {
+        client
+            .execute(
+                "SELECT paymetrics_ensure_partition(d) FROM unnest($1::date[]) AS d",
+                &[&days],
+            )
+            .await
+            .map_err(StoreError::query("creating day partitions"))?;
+    }
+
+    let tx = client
+        .transaction()
+        .await
+        .map_err(StoreError::query("starting the batch transaction"))?;
+    let PreparedBatch {
+        received,
+        accepted,
+        mut rejected,
+    } = batch;
+
+    // The first occurrence of each id in the batch is the one that may be stored.
+    let mut first: HashMap<String, (usize, [u8; 32])> = HashMap::new();
+    for (index, item) in accepted.iter().enumerate() {
+        first
+            .entry(item.transaction.id.as_str().to_owned())
+            .or_insert((index, item.fingerprint));
+    }
+    let candidates: Vec<&Accepted> = accepted
+        .iter()
+        .enumerate()
+        .filter(|(index, item)| first[item.transaction.id.as_str()].0 == *index)
+        .map(|(_, item)| item)
+        .collect();
+    let new_ids = claim_ids(&tx, &candidates, context.now).await?;
+    let known: Vec<&str> = first
+        .keys()
+        .map(String::as_str)
+        .filter(|id| !new_ids.contains(*id))
+        .collect();
+    let stored = stored_fingerprints(&tx, &known).await?;
+
+    // Against the stored version, or the batch's first occurrence for a new id: the same
+    // content is a duplicate, other content a conflict. The first version always wins.
+    let mut outcome = StoredBatch {
+        received,
+        ..StoredBatch::default()
+    };
+    let mut fresh = Vec::with_capacity(new_ids.len());
+    for (index, item) in accepted.into_iter().enumerate() {
+        let id = item.transaction.id.as_str();
+        let (first_index, first_fingerprint) = first[id];
+        let reference = if new_ids.contains(id) {
+            if index == first_index {
+                fresh.push(item);
+                continue;
+            }
+            Some(first_fingerprint.to_vec())
+        } else {
+            stored.get(id).cloned()
+        };
+        if reference.as_deref() == Some(item.fingerprint.as_slice()) {
+            outcome.duplicates += 1;
+            continue;
+        }
+        let id = id.to_owned();
+        rejected.push(Rejected {
+            rejection: Rejection {
+                reason: RejectReason::DuplicateConflict,
+                detail: format!(
+                    "transaction_id: {id:?} was received before with different content; \
+                     the first version is kept"
+                ),
+                transaction_id: Some(id),
+            },
+            raw: item.raw,
+            lineage: item.lineage,
+        });
+    }
+
+    insert_transactions(&tx, &fresh, context.now).await?;
+    insert_rejects(&tx, &rejected, context).await?;
+    tx.commit()
+        .await
+        .map_err(StoreError::query("committing the batch"))?;
+
+    outcome.accepted = fresh.len();
+    for reject in &rejected {
+        *outcome.rejected.entry(reject.rejection.reason).or_default() += 1;
+    }
+    Ok(outcome)
+}
+
+/// Claims ids in `transaction_ids`; returns those that were new.
+async fn claim_ids(
+    client: &impl GenericClient,
+    accepted: &[&Accepted],
+    now: DateTime<Utc>,
+) -> Result<HashSet<String>, StoreError> {
+    if accepted.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let ids: Vec<&str> = accepted.iter().map(|a| a.transaction.id.as_str()).collect();
+    let hashes: Vec<&[u8]> = accepted.iter().map(|a| a.fingerprint.as_slice()).collect();
+    let times: Vec<DateTime<Utc>> = accepted.iter().map(|a| a.transaction.occurred_at).collect();
+    let rows = client
+        .query(
+            "INSERT INTO transaction_ids (transaction_id, content_hash, occurred_at, first_seen_at)
+             SELECT id, hash, at, $4
+             FROM unnest($1::text[], $2::bytea[], $3::timestamptz[]) AS u(id, hash, at)
+             ORDER BY id
+             ON CONFLICT (transaction_id) DO NOTHING
+             RETURNING transaction_id",
+            &[&ids, &hashes, &times, &now],
+        )
+        .await
+        .map_err(StoreError::query("claiming transaction ids"))?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+async fn stored_fingerprints(
+    client: &impl GenericClient,
+    ids: &[&str],
+) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = client
+        .query(
+            "SELECT transaction_id, content_hash FROM transaction_ids
+             WHERE transaction_id = ANY($1::text[])",
+            &[&ids],
+        )
+        .await
+        .map_err(StoreError::query("reading stored fingerprints"))?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+async fn insert_transactions(
+    client: &impl GenericClient,
+    fresh: &[Accepted],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let col = |f: fn(&Accepted) -> Option<&str>| fresh.iter().map(f).collect::<Vec<_>>();
+    let ids = col(|a| Some(a.transaction.id.as_str()));
+    let occurred: Vec<DateTime<Utc>> = fresh.iter().map(|a| a.transaction.occurred_at).collect();
+    let amounts: Vec<Decimal> = fresh.iter().map(|a| a.transaction.money.amount()).collect();
+    let currencies = col(|a| Some(a.transaction.money.currency().code()));
+    let payment_types = col(|a| Some(a.transaction.payment_type.as_str()));
+    let statuses = col(|a| Some(a.transaction.status.as_str()));
+    let merchants = col(|a| Some(a.transaction.merchant_id.as_str()));
+    let categories = col(|a| a.transaction.merchant_category.as_ref().map(|l| l.as_str()));
+    let customers = col(|a| a.transaction.customer_id.as_ref().map(|l| l.as_str()));
+    let countries = col(|a| a.transaction.country.as_ref().map(|c| c.as_str()));
+    let channels = col(|a| a.transaction.channel.map(|c| c.as_str()));
+    let declines = col(|a| a.transaction.decline_reason.as_ref().map(|l| l.as_str()));
+    let frauds: Vec<bool> = fresh.iter().map(|a| a.transaction.is_fraud).collect();
+    let partitions = col(|a| a.lineage.partition_id.as_deref());
+    let sequences: Vec<Option<i64>> = fresh.iter().map(|a| a.lineage.sequence_number).collect();
+    let enqueued: Vec<Option<DateTime<Utc>>> =
+        fresh.iter().map(|a| a.lineage.enqueued_at).collect();
+    let formats = col(|a| Some(a.format.as_str()));
+    client
+        .execute(
+            "INSERT INTO normalized_transactions (
+                 transaction_id, occurred_at, amount, currency, payment_type, status,
+                 merchant_id, merchant_category, customer_id, country, channel,
+                 decline_reason, is_fraud, partition_id, sequence_number, enqueued_at,
+                 source_format, ingested_at)
+             SELECT u.*, $18
+             FROM unnest($1::text[], $2::timestamptz[], $3::numeric[], $4::text[], $5::text[],
+                         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                         $11::text[], $12::text[], $13::boolean[], $14::text[], $15::bigint[],
+                         $16::timestamptz[], $17::text[]) AS u",
+            &[
+                &ids,
+                &occurred,
+                &amounts,
+                &currencies,
+                &payment_types,
+                &statuses,
+                &merchants,
+                &categories,
+                &customers,
+                &countries,
+                &channels,
+                &declines,
+                &frauds,
+                &partitions,
+                &sequences,
+                &enqueued,
+                &formats,
+                &now,
+            ],
+        )
+        .await
+        .map_err(StoreError::query("inserting normalized transactions"))?;
+    Ok(())
+}
+
+async fn insert_rejects(
+    client: &impl GenericClient,
+    rejected: &[Rejected],
+    context: &BatchContext,
+) -> Result<(), StoreError> {
+    if rejected.is_empty() {
+        return Ok(());
+    }
+    let mut rows: Vec<(&Rejected, [u8; 32])> =
+        rejected.iter().map(|r| (r, r.fingerprint())).collect();
+    // One order for every writer, so concurrent redeliveries cannot deadlock.
+    rows.sort_by_key(|row| row.1);
+    rows.dedup_by(|a, b| a.1 == b.1);
+    // PostgreSQL text cannot hold NUL; raw is already base64 when it has one, and the
+    // other texts quote values, but a NUL in them must not fail the whole batch.
+    let col = |f: fn(&Rejected) -> Option<&str>| {
+        rows.iter()
+            .map(|(r, _)| f(r).map(without_nul))
+            .collect::<Vec<_>>()
+    };
+    let reasons = col(|r| Some(r.rejection.reason.as_str()));
+    let details = col(|r| Some(r.rejection.detail.as_str()));
+    let raws = col(|r| Some(r.raw.as_str()));
+    let encodings = col(|r| Some(r.raw.encoding()));
+    let ids = col(|r| r.rejection.transaction_id.as_deref());
+    let partitions = col(|r| r.lineage.partition_id.as_deref());
+    let offsets = col(|r| r.lineage.offset.as_deref());
+    let sequences: Vec<Option<i64>> = rows
+        .iter()
+        .map(|(r, _)| r.lineage.sequence_number)
+        .collect();
+    let enqueued: Vec<Option<DateTime<Utc>>> =
+        rows.iter().map(|(r, _)| r.lineage.enqueued_at).collect();
+    let indexes: Vec<i32> = rows
+        .iter()
+        .map(|(r, _)| i32::try_from(r.lineage.batch_index).unwrap_or(i32::MAX))
+        .collect();
+    let fingerprints: Vec<&[u8]> = rows.iter().map(|(_, f)| f.as_slice()).collect();
+    client
+        .execute(
+            "INSERT INTO rejected_events (
+                 reason, detail, raw, raw_encoding, transaction_id, partition_id, event_offset,
+                 sequence_number, enqueued_at, batch_index, fingerprint, invocation_id, rejected_at)
+             SELECT u.*, $12, $13
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                         $7::text[], $8::bigint[], $9::timestamptz[], $10::integer[],
+                         $11::bytea[]) AS u
+             ON CONFLICT (fingerprint) DO NOTHING",
+            &[
+                &reasons,
+                &details,
+                &raws,
+                &encodings,
+                &ids,
+                &partitions,
+                &offsets,
+                &sequences,
+                &enqueued,
+                &indexes,
+                &fingerprints,
+                &context.invocation_id,
+                &context.now,
+            ],
+        )
+        .await
+        .map_err(StoreError::query("inserting rejected events"))?;
+    Ok(())
+}
+
+fn without_nul(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', "\\u0000"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// Quarantines a whole body that is not an invocation (`envelope_invalid`), once per
+/// distinct body.
+///
+/// # Errors
+/// Any [`StoreError`]; the host then retries.
+pub async fn store_envelope_invalid(
+    client: &impl GenericClient,
+    body: &[u8],
+    detail: &str,
+    context: &BatchContext,
+) -> Result<(), StoreError> {
+    let raw = match std::str::from_utf8(body) {
+        Ok(text) if !text.contains('\0') => (text.to_owned(), "utf8"),
+        _ => {
+            use base64::Engine as _;
+            (
+                base64::engine::general_purpose::STANDARD.encode(body),
+                "base64",
+            )
+        }
+    };
+    let mut hash = Sha256::new();
+    hash.update(RejectReason::EnvelopeInvalid.as_str().as_bytes());
+    hash.update([0]);
+    hash.update(body);
+    let fingerprint: [u8; 32] = hash.finalize().into();
+    client
+        .execute(
+            "INSERT INTO rejected_events
+                 (reason, detail, raw, raw_encoding, fingerprint, invocation_id, rejected_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (fingerprint) DO NOTHING",
+            &[
+                &RejectReason::EnvelopeInvalid.as_str(),
+                &detail,
+                &raw.0,
+                &raw.1,
+                &fingerprint.as_slice(),
+                &context.invocation_id,
+                &context.now,
+            ],
+        )
+        .await
+        .map_err(StoreError::query("storing an invalid envelope"))?;
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! PostgreSQL: the connection pool, schema migrations and the batch writer.
+//!
+//! Functions take a client (`&impl GenericClient` or `&mut Client` where they need a
+//! transaction) so callers choose pooling and tests choose their own database.
+
+mod batches;
+mod migrations;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+pub use batches::{BatchContext, StoredBatch, store_batch, store_envelope_invalid};
+pub use migrations::{
+    MIGRATIONS, Migration, SchemaStatus, apply as migrations_apply, check_schema, migrate,
+};
+
+/// Everything that can go wrong talking to PostgreSQL.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// `DATABASE_URL` could not be understood.
+    #[error("DATABASE_URL is not a valid PostgreSQL connection string: {0}")]
+    Config(String),
+    /// No connection could be had from the pool (database down, pool exhausted).
+    #[error("no database connection: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// A statement failed.
+    #[error("{context}: {source}")]
+    Query {
+        /// What was being done.
+        context: &'static str,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// A migration failed; its transaction was rolled back.
+    #[error("migration {version} ({name}) failed, nothing of it was applied: {source}")]
+    Migration {
+        /// Version of the failed migration.
+        version: u32,
+        /// Its name.
+        name: &'static str,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// An applied migration's text differs from the embedded one.
+    #[error(
+        "migration {version} ({name}) was changed after it was applied; migrations are \
+         immutable, add a new one instead"
+    )]
+    ChecksumMismatch {
+        /// Version of the changed migration.
+        version: u32,
+        /// Its name.
+        name: &'static str,
+    },
+    /// The database schema is older than this build needs.
+    #[error(
+        "the database schema is at version {found} but this handler needs version {required}; \
+         run `handler migrate` first"
+    )]
+    SchemaTooOld {
+        /// Highest applied version (0 when none).
+        found: u32,
+        /// Version this build needs.
+        required: u32,
+    },
+}
+
+impl StoreError {
+    /// Attaches what was being done to a driver error.
+    pub fn query(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> Self {
+        move |source| Self::Query { context, source }
+    }
+
+    /// True when retrying the same work later can succeed without anyone changing
+    /// anything: lost connections, timeouts, serialization failures, deadlocks.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Pool(_) => true,
+            Self::Query { source, .. } | Self::Migration { source, .. } => {
+                is_transient_driver_error(source)
+            }
+            Self::Config(_) | Self::ChecksumMismatch { .. } | Self::SchemaTooOld { .. } => false,
+        }
+    }
+}
+
+fn is_transient_driver_error(error: &tokio_postgres::Error) -> bool {
+    let Some(code) = error.code() else {
+        // No SQLSTATE: the connection itself failed or closed.
+        return true;
+    };
+    let class = &code.code()[..2];
+    class == "08" // connection exception
+        || class == "53" // insufficient resources
+        || class == "57" // operator intervention: shutdown, statement timeout
+        || *code == SqlState::T_R_SERIALIZATION_FAILURE
+        || *code == SqlState::T_R_DEADLOCK_DETECTED
+        || *code == SqlState::LOCK_NOT_AVAILABLE
+}
+
+/// Pool limits.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Most connections open at once.
+    pub max_size: usize,
+    /// How long a request waits for a connection, including connecting, before it gives
+    /// up (and the host retries the invocation).
+    pub timeout: Duration,
+}
+
+/// Builds a connection pool. No connection is made until one is needed.
+///
+/// # Errors
+/// [`StoreError::Config`] when the connection string is invalid.
+pub fn pool(database_url: &str, limits: PoolSettings) -> Result<Pool, StoreError> {
+    let mut config = tokio_postgres::Config::from_str(database_url)
+        .map_err(|e| StoreError::Config(e.to_string()))?;
+    if config.get_application_name().is_none() {
+        config.application_name("paymetrics");
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(limits.timeout);
+    }
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(limits.max_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(limits.timeout))
+        .create_timeout(Some(limits.timeout))
+        .recycle_timeout(Some(limits.timeout))
+        .build()
+        .map_err(|e| StoreError::Config(e.to_string()))
+}
