@@ -1,0 +1,498 @@
+//! `POST /EventHubTrigger` end to end: host-shaped bodies in, rows out.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use crate::helpers::{FlakyProxy, TestApp, TestDb, count, fixture, fixture_events, snapshot};
+use paymetrics::settings::EngineConfig;
+
+fn reasons(client_rows: Vec<tokio_postgres::Row>) -> BTreeMap<String, i64> {
+    client_rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+async fn rejected_by_reason(client: &tokio_postgres::Client) -> BTreeMap<String, i64> {
+    reasons(
+        client
+            .query(
+                "SELECT reason, count(*) FROM rejected_events GROUP BY reason",
+                &[],
+            )
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn the_readiness_probe_answers_without_the_database() {
+    let db = TestDb::empty().await;
+    let app = TestApp::spawn_with(
+        db,
+        "postgres://nobody@127.0.0.1:1/none",
+        EngineConfig::default(),
+        1024,
+    )
+    .await;
+    let response = app
+        .http
+        .get(format!("http://{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn the_mixed_batch_yields_exactly_the_expected_rows_and_a_replay_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let db = app.db.connect().await;
+
+    let (status, body) = app.invoke_fixture("eventhub_mixed_batch.json").await;
+    assert_eq!(status, 200, "{body}");
+    let counts = &body["ReturnValue"];
+    assert_eq!(counts["received"], 13);
+    assert_eq!(counts["accepted"], 4);
+    assert_eq!(counts["duplicates"], 1);
+    assert_eq!(counts["rejected"], 8);
+    assert!(body["Logs"][0].as_str().unwrap().contains("accepted 4"));
+
+    let ids: Vec<String> = db
+        .query(
+            "SELECT transaction_id FROM normalized_transactions ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "LEG-000003",
+            "c0ffee00-0000-4000-8000-000000000005",
+            "c0ffee00-0000-4000-8000-000000000006",
+            "c0ffee00-0000-4000-8000-000000000007",
+        ]
+    );
+    let expected: BTreeMap<String, i64> = [
+        "malformed_json",
+        "duplicate_conflict",
+        "missing_field",
+        "invalid_amount",
+        "amount_precision",
+        "unknown_currency",
+        "future_timestamp",
+        "invalid_field",
+    ]
+    .iter()
+    .map(|r| (r.to_string(), 1))
+    .collect();
+    assert_eq!(rejected_by_reason(&db).await, expected);
+
+    // The legacy event: 2002 minor units of EUR, normalized.
+    let row = db
+        .query_one(
+            "SELECT amount, currency, payment_type, status, merchant_category, country, channel,
+                    source_format, partition_id, sequence_number, occurred_at = to_timestamp(1795600803)
+             FROM normalized_transactions WHERE transaction_id = 'LEG-000003'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Decimal>(0), Decimal::new(2002, 2));
+    assert_eq!(row.get::<_, &str>(1), "EUR");
+    assert_eq!(row.get::<_, &str>(2), "wallet");
+    assert_eq!(row.get::<_, &str>(3), "declined");
+    assert_eq!(row.get::<_, &str>(4), "5411");
+    assert_eq!(row.get::<_, &str>(5), "DE");
+    assert_eq!(row.get::<_, &str>(6), "mobile");
+    assert_eq!(row.get::<_, &str>(7), "legacy_camel");
+    assert_eq!(row.get::<_, &str>(8), "2");
+    assert_eq!(row.get::<_, i64>(9), 501);
+    assert!(row.get::<_, bool>(10));
+
+    // Rejects keep the event exactly as received and name the field.
+    let events = fixture_events("eventhub_mixed_batch.json");
+    let malformed: (String, String, i64) = db
+        .query_one(
+            "SELECT raw, detail, sequence_number FROM rejected_events WHERE reason = 'malformed_json'",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .unwrap();
+    assert_eq!(malformed.0, events[2]);
+    assert_eq!(malformed.2, 502);
+    let conflict: (String, String) = db
+        .query_one(
+            "SELECT raw, detail FROM rejected_events WHERE reason = 'duplicate_conflict'",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(conflict.0, events[6]);
+    assert!(conflict.1.starts_with("transaction_id:"), "{}", conflict.1);
+    let missing: String = db
+        .query_one(
+            "SELECT detail FROM rejected_events WHERE reason = 'missing_field'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(missing, "merchant_id: is required");
+
+    // Replay: same answer counts as duplicates, not one row changes.
+    let before = snapshot(&db).await;
+    let (status, body) = app.invoke_fixture("eventhub_mixed_batch.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["ReturnValue"]["accepted"], 0);
+    assert_eq!(body["ReturnValue"]["duplicates"], 5);
+    assert_eq!(snapshot(&db).await, before);
+}
+
+#[tokio::test]
+async fn string_and_binary_batches_store_every_event_with_its_lineage() {
+    let app = TestApp::spawn().await;
+    let db = app.db.connect().await;
+    let (status, body) = app.invoke_fixture("eventhub_string_batch.json").await;
+    assert_eq!(
+        (status, &body["ReturnValue"]["accepted"]),
+        (200, &json!(4)),
+        "{body}"
+    );
+    let (status, body) = app.invoke_fixture("eventhub_binary_batch.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["ReturnValue"]["accepted"], 2);
+    assert_eq!(
+        body["ReturnValue"]["rejected_by_reason"]["malformed_json"],
+        1
+    );
+
+    // Amounts are exact at each currency's minor units.
+    let amounts: BTreeMap<String, String> = db
+        .query(
+            "SELECT transaction_id, amount::text || ' ' || currency FROM normalized_transactions",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(amounts["c0ffee00-0000-4000-8000-000000000002"], "1235 JPY");
+    assert_eq!(amounts["c0ffee00-0000-4000-8000-000000000003"], "0.125 KWD");
+    assert_eq!(amounts["LEG-000001"], "20.00 EUR");
+    assert_eq!(amounts["LEG-000002"], "20.01 EUR");
+
+    let lineage: (String, i64, String) = db
+        .query_one(
+            "SELECT partition_id, sequence_number, to_char(enqueued_at AT TIME ZONE 'UTC', 'HH24:MI:SS.MS')
+             FROM normalized_transactions WHERE transaction_id = 'LEG-000002'",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .unwrap();
+    assert_eq!(lineage, ("1".to_string(), 78, "10:11:00.001".to_string()));
+
+    // The non-text binary body is kept, base64, exactly as the host delivered it.
+    let (raw, encoding): (String, String) = db
+        .query_one("SELECT raw, raw_encoding FROM rejected_events", &[])
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    let delivered: Value = serde_json::from_str(&fixture("eventhub_binary_batch.json")).unwrap();
+    let delivered: Vec<String> =
+        serde_json::from_str(delivered["Data"]["events"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (raw.as_str(), encoding.as_str()),
+        (delivered[2].as_str(), "base64")
+    );
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .unwrap(),
+        b"\x00\x01not json"
+    );
+}
+
+fn event(id: &str, amount: &str) -> Value {
+    json!({
+        "transaction_id": id, "occurred_at": "2026-11-25T09:00:00Z", "amount": amount,
+        "currency": "GBP", "payment_type": "card", "status": "approved", "merchant_id": "m-9"
+    })
+}
+
+fn batch(events: &[Value], partition: &str, first_sequence: i64) -> String {
+    let texts: Vec<String> = events.iter().map(Value::to_string).collect();
+    let sequences: Vec<i64> = (0..events.len() as i64)
+        .map(|i| first_sequence + i)
+        .collect();
+    json!({
+        "Data": {"events": serde_json::to_string(&texts).unwrap()},
+        "Metadata": {
+            "SequenceNumberArray": serde_json::to_string(&sequences).unwrap(),
+            "TriggerPartitionContext": {"PartitionId": partition},
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_conflicting_redelivery_in_a_later_batch_is_quarantined_and_the_first_kept() {
+    let app = TestApp::spawn().await;
+    let db = app.db.connect().await;
+    app.invoke(batch(&[event("t-1", "10.00")], "0", 1)).await;
+    let (_, body) = app
+        .invoke(batch(
+            &[event("t-1", "10.01"), event("t-1", "10.00")],
+            "0",
+            2,
+        ))
+        .await;
+    // Both are judged against the stored first version: one conflicts, one repeats it.
+    assert_eq!(body["ReturnValue"]["duplicates"], 1, "{body}");
+    assert_eq!(
+        body["ReturnValue"]["rejected_by_reason"]["duplicate_conflict"],
+        1
+    );
+    let amount: Decimal = db
+        .query_one(
+            "SELECT amount FROM normalized_transactions WHERE transaction_id = 't-1'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(amount, Decimal::new(1000, 2));
+}
+
+#[tokio::test]
+async fn the_same_transaction_in_both_formats_is_one_transaction() {
+    let app = TestApp::spawn().await;
+    let canonical = event("x-1", "12.34");
+    let legacy = json!({
+        "transactionId": "x-1", "timestampMs": 1_795_597_200_000_i64, "amountMinor": 1234,
+        "currency": "gbp", "paymentMethod": "Card", "status": "Approved", "merchantId": "m-9"
+    });
+    let (_, body) = app.invoke(batch(&[canonical, legacy], "0", 1)).await;
+    assert_eq!(body["ReturnValue"]["accepted"], 1, "{body}");
+    assert_eq!(body["ReturnValue"]["duplicates"], 1);
+}
+
+#[tokio::test]
+async fn a_body_that_is_no_invocation_is_quarantined_whole_and_answered_200() {
+    let app = TestApp::spawn().await;
+    let db = app.db.connect().await;
+    let garbage = "this is not an invocation \u{1F4A5}";
+    let (status, body) = app.invoke(garbage).await;
+    assert_eq!(status, 200, "a poison body must not block the partition");
+    assert!(
+        body["Logs"][0]
+            .as_str()
+            .unwrap()
+            .contains("envelope_invalid"),
+        "{body}"
+    );
+    assert_eq!(
+        body["ReturnValue"]["rejected_by_reason"]["envelope_invalid"],
+        1
+    );
+    let (raw, invocation): (String, String) = db
+        .query_one(
+            "SELECT raw, invocation_id FROM rejected_events WHERE reason = 'envelope_invalid'",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(raw, garbage);
+    assert_eq!(invocation, "7a1c5f0e-0000-4000-8000-000000000001");
+
+    app.invoke("{\"Data\": {}}").await;
+    app.invoke(garbage).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM rejected_events").await, 2);
+}
+
+#[tokio::test]
+async fn a_nul_character_anywhere_is_rejected_or_kept_without_failing_the_batch() {
+    let app = TestApp::spawn().await;
+    let db = app.db.connect().await;
+    let with_nul_id = event("bad\u{0}id", "1.00");
+    let raw_nul = "{\"transaction_id\": \"a\0b\"}".to_string();
+    let texts = vec![
+        with_nul_id.to_string(),
+        raw_nul,
+        event("fine", "1.00").to_string(),
+    ];
+    let body = json!({"Data": {"events": serde_json::to_string(&texts).unwrap()}}).to_string();
+    let (status, body) = app.invoke(body).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ReturnValue"]["accepted"], 1);
+    assert_eq!(body["ReturnValue"]["rejected"], 2);
+    assert_eq!(count(&db, "SELECT count(*) FROM rejected_events").await, 2);
+}
+
+#[tokio::test]
+async fn a_batch_sent_while_the_database_is_down_is_stored_exactly_once_after_recovery() {
+    let db = TestDb::migrated().await;
+    let proxy = FlakyProxy::start().await;
+    let url = db.url_via(&proxy.address);
+    let app = TestApp::spawn_with(db, &url, EngineConfig::default(), 1 << 20).await;
+    let direct = app.db.connect().await;
+
+    // Warm the pool, then cut the database off.
+    let (status, _) = app.invoke(batch(&[event("warm", "1.00")], "0", 1)).await;
+    assert_eq!(status, 200);
+    proxy.down();
+    let body = fixture("eventhub_mixed_batch.json");
+    for _ in 0..3 {
+        let (status, answer) = app.invoke(body.clone()).await;
+        assert!(
+            status >= 500,
+            "an outage must fail the invocation: {status} {answer}"
+        );
+        assert_eq!(answer["error"]["retryable"], true);
+        assert!(answer["Logs"][0].as_str().unwrap().contains("retry"));
+    }
+    assert_eq!(
+        count(&direct, "SELECT count(*) FROM normalized_transactions").await,
+        1
+    );
+
+    // The host retries after the database is back: everything lands once.
+    proxy.up();
+    let (status, answer) = app.invoke(body.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["ReturnValue"]["accepted"], 4);
+    let (status, answer) = app.invoke(body).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["ReturnValue"]["accepted"], 0);
+    assert_eq!(
+        count(&direct, "SELECT count(*) FROM normalized_transactions").await,
+        5
+    );
+    assert_eq!(
+        count(&direct, "SELECT count(*) FROM rejected_events").await,
+        8
+    );
+}
+
+#[tokio::test]
+async fn two_partitions_writing_overlapping_batches_at_once_store_each_id_once() {
+    let app = TestApp::spawn().await;
+    let db = app.db.connect().await;
+    let shared: Vec<Value> = (0..200)
+        .map(|i| event(&format!("shared-{i:03}"), "5.00"))
+        .collect();
+    let mut first = shared.clone();
+    first.extend((0..100).map(|i| event(&format!("p0-{i}"), "1.00")));
+    let mut second: Vec<Value> = shared.into_iter().rev().collect();
+    second.extend((0..100).map(|i| event(&format!("p1-{i}"), "2.00")));
+
+    let mut rounds = Vec::new();
+    for round in 0..3 {
+        let (a, b) = tokio::join!(
+            app.invoke(batch(&first, "0", round * 1000)),
+            app.invoke(batch(&second, "1", round * 1000))
+        );
+        rounds.push((a, b));
+    }
+    for ((sa, a), (sb, b)) in &rounds {
+        assert_eq!((*sa, *sb), (200, 200), "{a} {b}");
+    }
+    let accepted: i64 = rounds
+        .iter()
+        .map(|((_, a), (_, b))| {
+            a["ReturnValue"]["accepted"].as_i64().unwrap()
+                + b["ReturnValue"]["accepted"].as_i64().unwrap()
+        })
+        .sum();
+    assert_eq!(accepted, 400);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM normalized_transactions").await,
+        400
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(DISTINCT transaction_id) FROM normalized_transactions"
+        )
+        .await,
+        400
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM rejected_events").await, 0);
+}
+
+#[tokio::test]
+async fn a_broken_schema_fails_the_invocation_and_stores_nothing_of_the_batch() {
+    let app = TestApp::spawn().await;
+    let db = app.db.connect().await;
+    db.batch_execute("ALTER TABLE rejected_events RENAME TO rejected_events_gone")
+        .await
+        .unwrap();
+    let (status, body) = app.invoke_fixture("eventhub_mixed_batch.json").await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rejected events"),
+        "{body}"
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM normalized_transactions").await,
+        0
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM transaction_ids").await, 0);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_a_json_error() {
+    let db = TestDb::migrated().await;
+    let url = db.url();
+    let app = TestApp::spawn_with(db, &url, EngineConfig::default(), 1024).await;
+    let (status, body) = app.invoke(fixture("eventhub_mixed_batch.json")).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "body_too_large");
+}
+
+#[tokio::test]
+async fn events_spanning_several_days_land_in_their_day_partitions() {
+    let app = TestApp::spawn().await;
+    let db = app.db.connect().await;
+    let mut early = event("d-1", "1.00");
+    early["occurred_at"] = json!("2026-11-20T23:59:59.999Z");
+    let mut late = event("d-2", "1.00");
+    late["occurred_at"] = json!("2026-11-21T00:00:00Z");
+    let (status, body) = app.invoke(batch(&[early, late], "0", 1)).await;
+    assert_eq!(status, 200, "{body}");
+    let placed: Vec<(String, String)> = db
+        .query(
+            "SELECT transaction_id, tableoid::regclass::text FROM normalized_transactions ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        placed,
+        [
+            (
+                "d-1".to_string(),
+                "normalized_transactions_p20261120".to_string()
+            ),
+            (
+                "d-2".to_string(),
+                "normalized_transactions_p20261121".to_string()
+            ),
+        ]
+    );
+}

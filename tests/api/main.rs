@@ -1,0 +1,6 @@
+//! Integration tests against a real PostgreSQL, one fresh database per test.
+
+mod helpers;
+mod ingest;
+mod migrations;
+mod process;

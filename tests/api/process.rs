@@ -1,0 +1,167 @@
+//! The `handler` binary itself, as the Functions host runs it.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+use crate::helpers::{TestDb, count, fixture};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn handler(url: &str, port: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_handler"));
+    command
+        .env_clear()
+        .env("DATABASE_URL", url)
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env(
+            "PAYMETRICS_CONFIG",
+            format!("{}/config/engine.yaml", env!("CARGO_MANIFEST_DIR")),
+        )
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+async fn output(child: &mut Child) -> String {
+    let mut text = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut text).await.unwrap();
+    }
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_string(&mut text).await.unwrap();
+    }
+    text
+}
+
+async fn wait_ready(port: u16) {
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the handler did not answer GET / within 10 s");
+}
+
+#[tokio::test]
+async fn the_handler_refuses_to_serve_an_unmigrated_database() {
+    let db = TestDb::empty().await;
+    let mut child = handler(&db.url(), free_port()).spawn().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    let text = output(&mut child).await;
+    assert!(!status.success());
+    assert!(text.contains("run `handler migrate` first"), "{text}");
+}
+
+#[tokio::test]
+async fn migrate_then_serve_answers_a_host_batch_and_stops_on_sigterm() {
+    let db = TestDb::empty().await;
+    let port = free_port();
+    let migrate = handler(&db.url(), port)
+        .arg("migrate")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert!(String::from_utf8_lossy(&migrate.stdout).contains("schema is at version"));
+
+    let mut child = handler(&db.url(), port).spawn().unwrap();
+    wait_ready(port).await;
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/EventHubTrigger"))
+        .body(fixture("eventhub_mixed_batch.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let client = db.connect().await;
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM normalized_transactions").await,
+        4
+    );
+
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("stops on SIGTERM")
+        .unwrap();
+    assert!(status.success());
+    let text = output(&mut child).await;
+    assert!(text.contains("handler listening"), "{text}");
+}
+
+#[tokio::test]
+async fn the_password_never_appears_in_the_output() {
+    let port = free_port();
+    let secret = "s3cret-Pa55word";
+    let mut child = handler(
+        &format!("postgres://paymetrics:{secret}@127.0.0.1:1/paymetrics"),
+        port,
+    )
+    .spawn()
+    .unwrap();
+    wait_ready(port).await;
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/EventHubTrigger"))
+        .body(fixture("eventhub_mixed_batch.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body = response.text().await.unwrap();
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let text = output(&mut child).await;
+    assert!(
+        !text.contains(secret) && !body.contains(secret),
+        "{text}\n{body}"
+    );
+    assert!(text.contains("database unreachable"), "{text}");
+}
+
+#[tokio::test]
+async fn an_invalid_engine_file_stops_the_handler_naming_the_file() {
+    let db = TestDb::migrated().await;
+    let dir = std::env::temp_dir().join(format!("pm-engine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("engine.yaml");
+    std::fs::write(&path, "ingest:\n  max_future: 5m\n  surprise: 1\n").unwrap();
+    let mut command = handler(&db.url(), free_port());
+    command.env("PAYMETRICS_CONFIG", &path);
+    let out = command.output().await.unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("engine.yaml") && text.contains("surprise"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
