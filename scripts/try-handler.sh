@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings the handler up against $DATABASE_URL (creating the database if it is missing),
-# migrates, serves, posts a host-shaped sample batch, prints the answer and what was
-# stored, and stops the handler again.
+# migrates, serves, posts a host-shaped sample batch and then a timer invocation, prints
+# the answers and what was stored, and stops the handler again.
 #
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/paymetrics scripts/try-handler.sh
 set -euo pipefail
@@ -40,6 +40,12 @@ curl -sS -X POST "http://127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT/EventHubTrigger
   --data-binary "@$fixture"
 echo
 
+echo
+echo "POST /TimerTrigger  <  tests/fixtures/timer_invocation.json"
+curl -sS -X POST "http://127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT/TimerTrigger" \
+  -H 'Content-Type: application/json' --data-binary @tests/fixtures/timer_invocation.json
+echo
+
 if command -v psql >/dev/null; then
   echo
   psql "$DATABASE_URL" -P pager=off -c \
@@ -47,4 +53,8 @@ if command -v psql >/dev/null; then
        FROM normalized_transactions ORDER BY occurred_at DESC LIMIT 10"
   psql "$DATABASE_URL" -P pager=off -c \
     "SELECT reason, count(*), min(detail) AS example FROM rejected_events GROUP BY reason ORDER BY reason"
+  psql "$DATABASE_URL" -P pager=off -c \
+    "SELECT window_start, payment_type, currency, txn_count, approved_count, total_amount,
+            p95_amount, approval_rate, late_events, revision
+       FROM payment_metrics_5m ORDER BY window_start DESC, payment_type, currency LIMIT 20"
 fi

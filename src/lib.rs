@@ -8,7 +8,8 @@
 //! - [`domain`]: transactions, money and their value types; no I/O.
 //! - [`ingest`]: the host's invocation envelope, input formats, normalization and
 //!   validation into accepted and rejected events.
-//! - [`store`]: PostgreSQL: pool, migrations, the batch writer.
+//! - [`engine`]: windows on event time and the policies that close them.
+//! - [`store`]: PostgreSQL: pool, migrations, the batch writer, window closing.
 //! - [`functions`]: the Functions host adapter: routes, invocation responses, error
 //!   mapping.
 //! - [`settings`]: typed settings from the environment and the engine YAML.
@@ -17,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod domain;
+pub mod engine;
 pub mod functions;
 pub mod ingest;
 pub mod settings;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::engine::WindowPolicy;
 use crate::ingest::IngestPolicy;
 use crate::store::PoolSettings;
 
@@ -181,6 +182,64 @@ fn parse<T: std::str::FromStr>(
 pub struct EngineConfig {
     /// How events are accepted.
     pub ingest: IngestPolicy,
+    /// When windows are closed.
+    pub windows: WindowPolicy,
+    /// How long stored data is kept.
+    pub retention: RetentionPolicy,
+}
+
+/// How long data is kept, from the `retention` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionPolicy {
+    /// Day partitions of `normalized_transactions` (and their `transaction_ids` and window
+    /// bookkeeping) older than this are dropped by the timer. Unset: kept forever.
+    #[serde(with = "optional_duration")]
+    pub transactions: Option<Duration>,
+    /// Days of partitions the timer creates ahead of today, so ingest never waits on DDL.
+    pub partitions_ahead_days: u32,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            transactions: None,
+            partitions_ahead_days: 2,
+        }
+    }
+}
+
+/// Reads a duration written like `30s`, `5m`, `1h`, `90d`.
+pub(crate) mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    pub(super) fn parse(text: &str) -> Result<Duration, String> {
+        humantime::parse_duration(text)
+            .map_err(|e| format!("{text:?} is not a duration ({e}); write it like 30s, 5m or 1h"))
+    }
+}
+
+/// An optional duration: absent or null means unset.
+pub(crate) mod optional_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(text) => super::duration::parse(&text)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 impl EngineConfig {
@@ -192,10 +251,41 @@ impl EngineConfig {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_saphyr::from_str(text).map_err(|e| SettingsError::Yaml {
+        let mut config: Self = serde_saphyr::from_str(text).map_err(|e| SettingsError::Yaml {
             path: path.to_owned(),
             message: e.to_string(),
-        })
+        })?;
+        config.settle(path)?;
+        Ok(config)
+    }
+
+    /// Checks rules between sections and fills defaults that depend on other sections.
+    fn settle(&mut self, path: &Path) -> Result<(), SettingsError> {
+        let invalid = |message: String| SettingsError::Yaml {
+            path: path.to_owned(),
+            message,
+        };
+        if self.windows.windows_per_chunk == 0 {
+            return Err(invalid(
+                "windows.windows_per_chunk must be at least 1".into(),
+            ));
+        }
+        if let Some(retention) = self.retention.transactions {
+            match self.ingest.max_age {
+                None => self.ingest.max_age = Some(retention),
+                Some(age) if age > retention => {
+                    return Err(invalid(format!(
+                        "ingest.max_age ({}) exceeds retention.transactions ({}): events older \
+                         than the retention would be stored and counted again after their day \
+                         was dropped; lower ingest.max_age or remove it",
+                        humantime::format_duration(age),
+                        humantime::format_duration(retention)
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
     }
 
     /// Loads the file at `path`; when it does not exist and `required` is false, the
@@ -278,5 +368,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"soon\" is not a duration"), "{err}");
+    }
+
+    #[test]
+    fn retention_bounds_the_age_of_accepted_events() {
+        let config =
+            EngineConfig::from_yaml("retention:\n  transactions: 30d\n", Path::new("e.yaml"))
+                .unwrap();
+        assert_eq!(
+            config.ingest.max_age,
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        let err = EngineConfig::from_yaml(
+            "retention:\n  transactions: 30d\ningest:\n  max_age: 60d\n",
+            Path::new("e.yaml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("ingest.max_age") && err.contains("retention.transactions"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_shipped_engine_file_loads() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/engine.yaml"));
+        let config = EngineConfig::load(path, true).unwrap();
+        assert_eq!(config.windows.allowed_lateness, Duration::from_secs(60));
     }
 }

@@ -7,6 +7,9 @@
 //! 200 with the problem in `Logs` and the input quarantined.
 
 mod event_hub;
+mod timer;
+
+pub use timer::TimerInvocation;
 
 use std::sync::Arc;
 
@@ -33,11 +36,13 @@ pub struct AppState {
     pub max_body_bytes: usize,
 }
 
-/// The handler's routes: `GET /` (readiness) and one `POST` per function folder.
+/// The handler's routes: `GET /` (readiness) and one `POST` per function folder:
+/// `/EventHubTrigger` and `/TimerTrigger`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(ready))
         .route("/EventHubTrigger", post(event_hub::invoke))
+        .route("/TimerTrigger", post(timer::invoke))
         .with_state(state)
 }
 

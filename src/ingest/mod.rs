@@ -28,30 +28,22 @@ pub struct IngestPolicy {
     /// How far ahead of the handler's clock an event's `occurred_at` may be before it is
     /// rejected as `future_timestamp`. Producers' clocks drift; an event from the future
     /// beyond that is a bug that would otherwise land in a window nobody has closed yet.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::settings::duration")]
     pub max_future: Duration,
+    /// How far behind the handler's clock an event's `occurred_at` may be before it is
+    /// rejected as `expired_timestamp`. Unset by default (any age is accepted); when
+    /// `retention.transactions` is set it defaults to, and may not exceed, that, so a
+    /// replay of a day that retention already dropped cannot be counted again.
+    #[serde(with = "crate::settings::optional_duration")]
+    pub max_age: Option<Duration>,
 }
 
 impl Default for IngestPolicy {
     fn default() -> Self {
         Self {
             max_future: Duration::from_secs(5 * 60),
+            max_age: None,
         }
-    }
-}
-
-mod humantime_serde {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "{text:?} is not a duration ({e}); write it like 30s, 5m or 1h"
-            ))
-        })
     }
 }
 
@@ -91,6 +83,8 @@ pub enum RejectReason {
     UnknownCurrency,
     /// `occurred_at` is further ahead of now than `ingest.max_future`.
     FutureTimestamp,
+    /// `occurred_at` is older than `ingest.max_age` (data past retention).
+    ExpiredTimestamp,
     /// The transaction id was seen before with different content.
     DuplicateConflict,
     /// The whole invocation body was not a valid host invocation.
@@ -107,6 +101,7 @@ impl RejectReason {
         Self::AmountPrecision,
         Self::UnknownCurrency,
         Self::FutureTimestamp,
+        Self::ExpiredTimestamp,
         Self::DuplicateConflict,
         Self::EnvelopeInvalid,
     ];
@@ -121,6 +116,7 @@ impl RejectReason {
             Self::AmountPrecision => "amount_precision",
             Self::UnknownCurrency => "unknown_currency",
             Self::FutureTimestamp => "future_timestamp",
+            Self::ExpiredTimestamp => "expired_timestamp",
             Self::DuplicateConflict => "duplicate_conflict",
             Self::EnvelopeInvalid => "envelope_invalid",
         }

@@ -280,6 +280,21 @@ impl Event<'_> {
             );
             return None;
         }
+        if let Some(max_age) = policy.max_age
+            && at < now - max_age
+        {
+            self.problems.push(
+                RejectReason::ExpiredTimestamp,
+                field,
+                format!(
+                    "{} is more than {} before now ({}), past the retention of stored data",
+                    at.to_rfc3339(),
+                    humantime::format_duration(max_age),
+                    now.to_rfc3339()
+                ),
+            );
+            return None;
+        }
         let limit = now + policy.max_future;
         if at > limit {
             self.problems.push(
@@ -612,6 +627,19 @@ mod tests {
                 rejection.detail
             );
         }
+    }
+
+    #[test]
+    fn with_a_maximum_age_older_events_are_expired() {
+        let policy = IngestPolicy {
+            max_age: Some(std::time::Duration::from_secs(86_400)),
+            ..IngestPolicy::default()
+        };
+        let old = with(canonical(), "occurred_at", json!("2026-11-25T11:59:59Z"));
+        let rejection = normalize(&old, now(), &policy).unwrap_err();
+        assert_eq!(rejection.reason, RejectReason::ExpiredTimestamp);
+        let edge = with(canonical(), "occurred_at", json!("2026-11-25T12:00:00Z"));
+        assert!(normalize(&edge, now(), &policy).is_ok());
     }
 
     #[test]

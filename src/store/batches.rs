@@ -9,6 +9,9 @@
 //!    transactions go to `normalized_transactions`, and the rejects to `rejected_events`
 //!    (`ON CONFLICT (fingerprint) DO NOTHING`, so a redelivered batch adds nothing).
 //!
+//! 3. Last in the transaction, the windows that received new transactions are marked
+//!    changed in `window_state` (see [`super::windows`]), counting late arrivals.
+//!
 //! Every step is one statement over arrays (`unnest`), never a round trip per event.
 
 use std::borrow::Cow;
@@ -150,6 +153,8 @@ pub async fn store_batch(
 
     insert_transactions(&tx, &fresh, context.now).await?;
     insert_rejects(&tx, &rejected, context).await?;
+    // Last, so the window rows stay locked only for the commit.
+    super::windows::mark_windows(&tx, &fresh, context.now).await?;
     tx.commit()
         .await
         .map_err(StoreError::query("committing the batch"))?;

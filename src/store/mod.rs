@@ -5,6 +5,7 @@
 
 mod batches;
 mod migrations;
+mod windows;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,6 +18,7 @@ pub use batches::{BatchContext, StoredBatch, store_batch, store_envelope_invalid
 pub use migrations::{
     MIGRATIONS, Migration, SchemaStatus, apply as migrations_apply, check_schema, migrate,
 };
+pub use windows::{CloseReport, PartitionReport, close_due_windows, maintain_partitions};
 
 /// Everything that can go wrong talking to PostgreSQL.
 #[derive(Debug, thiserror::Error)]

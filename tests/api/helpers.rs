@@ -261,3 +261,44 @@ impl FlakyProxy {
         self.up.store(true, Ordering::SeqCst);
     }
 }
+
+/// A host-shaped invocation body (`dataType: string`, `cardinality: many`) of `events`,
+/// with consecutive sequence numbers from `first_sequence`.
+pub fn batch(events: &[Value], partition: &str, first_sequence: i64) -> String {
+    let texts: Vec<String> = events.iter().map(Value::to_string).collect();
+    let sequences: Vec<i64> = (0..events.len() as i64)
+        .map(|i| first_sequence + i)
+        .collect();
+    serde_json::json!({
+        "Data": {"events": serde_json::to_string(&texts).unwrap()},
+        "Metadata": {
+            "SequenceNumberArray": serde_json::to_string(&sequences).unwrap(),
+            "TriggerPartitionContext": {"PartitionId": partition},
+        }
+    })
+    .to_string()
+}
+
+/// A small deterministic generator (xorshift64*), so tests need no RNG crate.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}

@@ -6,7 +6,9 @@ use base64::Engine as _;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::helpers::{FlakyProxy, TestApp, TestDb, count, fixture, fixture_events, snapshot};
+use crate::helpers::{
+    FlakyProxy, TestApp, TestDb, batch, count, fixture, fixture_events, snapshot,
+};
 use paymetrics::settings::EngineConfig;
 
 fn reasons(client_rows: Vec<tokio_postgres::Row>) -> BTreeMap<String, i64> {
@@ -226,21 +228,6 @@ fn event(id: &str, amount: &str) -> Value {
         "transaction_id": id, "occurred_at": "2026-11-25T09:00:00Z", "amount": amount,
         "currency": "GBP", "payment_type": "card", "status": "approved", "merchant_id": "m-9"
     })
-}
-
-fn batch(events: &[Value], partition: &str, first_sequence: i64) -> String {
-    let texts: Vec<String> = events.iter().map(Value::to_string).collect();
-    let sequences: Vec<i64> = (0..events.len() as i64)
-        .map(|i| first_sequence + i)
-        .collect();
-    json!({
-        "Data": {"events": serde_json::to_string(&texts).unwrap()},
-        "Metadata": {
-            "SequenceNumberArray": serde_json::to_string(&sequences).unwrap(),
-            "TriggerPartitionContext": {"PartitionId": partition},
-        }
-    })
-    .to_string()
 }
 
 #[tokio::test]

@@ -4,3 +4,4 @@ mod helpers;
 mod ingest;
 mod migrations;
 mod process;
+mod windows;

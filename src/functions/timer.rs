@@ -1,0 +1,164 @@
+//! `POST /TimerTrigger`: close due windows into `payment_metrics_5m` and keep the day
+//! partitions in shape.
+//!
+//! The host sends `{"Data": {"timer": {"Schedule": ..., "ScheduleStatus": ...,
+//! "IsPastDue": bool}}, "Metadata": {"sys": {"UtcNow": ...}}}`. The timer carries no
+//! input that could be lost, so an unreadable body is logged and the run goes ahead.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tracing::{Instrument, error, info, info_span, warn};
+
+use super::event_hub::INVOCATION_ID_HEADER;
+use super::{AppState, FunctionError, InvocationResponse, error_chain};
+use crate::store::{self, StoreError};
+
+/// What the handler reads of the host's timer invocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimerInvocation {
+    /// The host's clock when it fired the timer (`Metadata.sys.UtcNow`).
+    pub utc_now: Option<DateTime<Utc>>,
+    /// The run is late: the host missed one or more scheduled runs.
+    pub is_past_due: bool,
+}
+
+impl TimerInvocation {
+    /// Reads what it can of a timer invocation body; never fails.
+    pub fn parse(body: &[u8]) -> Self {
+        let Ok(root) = serde_json::from_slice::<Value>(body) else {
+            return Self::default();
+        };
+        let unwrap = |v: &Value| -> Value {
+            match v {
+                Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+                other => other.clone(),
+            }
+        };
+        let timer = root
+            .get("Data")
+            .and_then(Value::as_object)
+            .and_then(|data| data.values().next())
+            .map(unwrap)
+            .unwrap_or(Value::Null);
+        let is_past_due = timer
+            .get("IsPastDue")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let utc_now = root
+            .pointer("/Metadata/sys/UtcNow")
+            .and_then(Value::as_str)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc));
+        Self {
+            utc_now,
+            is_past_due,
+        }
+    }
+
+    /// The instant the run works at: the later of the host's `UtcNow` and the handler's
+    /// clock (read once, by the caller). On Azure both are the same clock; a host clock
+    /// ahead of ours never makes us close a window later than the host asked for.
+    pub fn now(&self, clock: DateTime<Utc>) -> DateTime<Utc> {
+        self.utc_now.map_or(clock, |host| host.max(clock))
+    }
+}
+
+pub(super) async fn invoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<InvocationResponse>, FunctionError> {
+    let invocation_id = headers
+        .get(INVOCATION_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let span = info_span!("TimerTrigger", invocation_id = %invocation_id);
+    let result = handle(state, body).instrument(span.clone()).await;
+    if let Err(e) = &result {
+        span.in_scope(|| error!(error = %error_chain(e), "window closing failed"));
+    }
+    result
+}
+
+async fn handle(state: AppState, body: Bytes) -> Result<Json<InvocationResponse>, FunctionError> {
+    let invocation = TimerInvocation::parse(&body);
+    let now = invocation.now(Utc::now());
+    if invocation.is_past_due {
+        warn!("the timer is past due: scheduled runs were missed");
+    }
+    let engine = state.engine.clone();
+    let mut client = state.pool.get().await.map_err(StoreError::from)?;
+    let partitions = store::maintain_partitions(&mut client, now, &engine.retention).await?;
+    let report = store::close_due_windows(&mut client, now, &engine.windows).await?;
+    let summary = format!(
+        "closed {} windows, recomputed {}, wrote {} payment_metrics_5m rows, {} due windows remain",
+        report.closed, report.recomputed, report.rows, report.remaining
+    );
+    info!(
+        closed = report.closed,
+        recomputed = report.recomputed,
+        rows = report.rows,
+        remaining = report.remaining,
+        is_past_due = invocation.is_past_due,
+        partitions_dropped = partitions.dropped.len(),
+        "{summary}"
+    );
+    let mut logs = vec![summary];
+    if invocation.is_past_due {
+        logs.push("the timer was past due".into());
+    }
+    if !partitions.dropped.is_empty() {
+        logs.push(format!(
+            "dropped partitions past retention: {}",
+            partitions.dropped.join(", ")
+        ));
+    }
+    Ok(Json(InvocationResponse::new(
+        logs,
+        json!({
+            "now": now.to_rfc3339(),
+            "is_past_due": invocation.is_past_due,
+            "windows_closed": report.closed,
+            "windows_recomputed": report.recomputed,
+            "rows_written": report.rows,
+            "windows_remaining": report.remaining,
+            "partitions_dropped": partitions.dropped,
+        }),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hosts_timer_payload_is_read() {
+        let body = br#"{"Data":{"timer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":{"Last":"2026-11-26T11:55:00+00:00","Next":"2026-11-26T12:05:00+00:00","LastUpdated":"2026-11-26T11:55:00+00:00"},"IsPastDue":true}},"Metadata":{"sys":{"MethodName":"TimerTrigger","UtcNow":"2026-11-26T12:00:00.0123456Z","RandGuid":"0f8fad5b-d9cb-469f-a165-70867728950e"}}}"#;
+        let invocation = TimerInvocation::parse(body);
+        assert!(invocation.is_past_due);
+        assert_eq!(
+            invocation.utc_now.unwrap().to_rfc3339(),
+            "2026-11-26T12:00:00.012345600+00:00"
+        );
+    }
+
+    #[test]
+    fn the_later_clock_wins_and_garbage_means_the_handlers_clock() {
+        let clock: DateTime<Utc> = "2026-11-26T12:00:00Z".parse().unwrap();
+        let old =
+            TimerInvocation::parse(br#"{"Metadata":{"sys":{"UtcNow":"2020-01-01T00:00:00Z"}}}"#);
+        assert_eq!(old.now(clock), clock);
+        let ahead =
+            TimerInvocation::parse(br#"{"Metadata":{"sys":{"UtcNow":"2026-11-26T13:00:00Z"}}}"#);
+        assert_eq!(ahead.now(clock).to_rfc3339(), "2026-11-26T13:00:00+00:00");
+        assert_eq!(
+            TimerInvocation::parse(b"not json"),
+            TimerInvocation::default()
+        );
+    }
+}
