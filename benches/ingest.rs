@@ -4,9 +4,10 @@
 //! `maxEventBatchSize` in host.json):
 //! - parse + validate: envelope decoding (string-wrapped array of base64 bodies) and
 //!   normalization, CPU only, one core;
-//! - store: the whole batch write into PostgreSQL (claim ids, insert, commit) against a
-//!   fresh database on `PAYMETRICS_TEST_PG` (default 127.0.0.1:5432), skipped when no
-//!   server answers.
+//! - store: the whole batch write into PostgreSQL (claim ids, insert, mark windows,
+//!   commit) against a fresh database on `PAYMETRICS_TEST_PG` (default 127.0.0.1:5432),
+//!   skipped when no server answers;
+//! - close windows: one timer run closing every window of the stored transactions.
 //!
 //! Figures are recorded in docs/BENCHMARKS.md.
 
@@ -150,6 +151,20 @@ async fn bench_store() {
         assert_eq!(stored.duplicates, BATCH);
     }
     report("store (replay)", batches * BATCH, start.elapsed());
+    let start = Instant::now();
+    let closed = store::close_due_windows(
+        &mut conn,
+        "2026-11-26T00:00:00Z".parse().unwrap(),
+        &paymetrics::engine::WindowPolicy::default(),
+    )
+    .await
+    .unwrap();
+    let elapsed = start.elapsed();
+    report("close windows", batches * BATCH, elapsed);
+    println!(
+        "{:<18} {:>8} windows, {} payment_metrics_5m rows",
+        "", closed.closed, closed.rows
+    );
     drop(conn);
     drop(pool);
     client
