@@ -135,6 +135,7 @@ async fn bench_store() {
     let context = BatchContext {
         invocation_id: None,
         now: now(),
+        window_widths: vec![300],
     };
     let start = Instant::now();
     for batch in prepared {
@@ -156,6 +157,7 @@ async fn bench_store() {
         &mut conn,
         "2026-11-26T00:00:00Z".parse().unwrap(),
         &paymetrics::engine::WindowPolicy::default(),
+        &[],
     )
     .await
     .unwrap();

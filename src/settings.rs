@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::engine::WindowPolicy;
+use crate::engine::rules::{self, Rule, RuleError, RuleSpec};
+use crate::engine::windows::FIVE_MINUTES;
 use crate::ingest::IngestPolicy;
 use crate::store::PoolSettings;
 
@@ -42,6 +44,14 @@ pub enum SettingsError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// Rules of the engine settings file are not valid.
+    #[error("invalid rules in {path}:\n  {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+    Rules {
+        /// The file.
+        path: PathBuf,
+        /// Every problem found.
+        errors: Vec<RuleError>,
     },
     /// The engine settings file is not valid.
     #[error("invalid engine settings {path}: {message}")]
@@ -176,9 +186,19 @@ fn parse<T: std::str::FromStr>(
     }
 }
 
-/// The engine's settings (`config/engine.yaml`). Every section is optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// The engine settings file as written (`config/engine.yaml`). Every section is
+/// optional.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+struct EngineFile {
+    ingest: IngestPolicy,
+    windows: WindowPolicy,
+    retention: RetentionPolicy,
+    rules: Vec<RuleSpec>,
+}
+
+/// The engine's validated settings.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EngineConfig {
     /// How events are accepted.
     pub ingest: IngestPolicy,
@@ -186,6 +206,20 @@ pub struct EngineConfig {
     pub windows: WindowPolicy,
     /// How long stored data is kept.
     pub retention: RetentionPolicy,
+    /// Rule-based metrics for `dynamic_metrics`.
+    pub rules: Vec<Rule>,
+}
+
+impl EngineConfig {
+    /// Every window width in use, in seconds: the 5-minute windows of
+    /// `payment_metrics_5m` and those of the rules.
+    pub fn window_widths(&self) -> Vec<i64> {
+        let mut widths: Vec<i64> = self.rules.iter().map(|r| r.window_seconds).collect();
+        widths.push(FIVE_MINUTES);
+        widths.sort_unstable();
+        widths.dedup();
+        widths
+    }
 }
 
 /// How long data is kept, from the `retention` section.
@@ -251,15 +285,26 @@ impl EngineConfig {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        let mut config: Self = serde_saphyr::from_str(text).map_err(|e| SettingsError::Yaml {
+        let file: EngineFile = serde_saphyr::from_str(text).map_err(|e| SettingsError::Yaml {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
+        let rules = rules::compile(&file.rules).map_err(|errors| SettingsError::Rules {
+            path: path.to_owned(),
+            errors,
+        })?;
+        let mut config = Self {
+            ingest: file.ingest,
+            windows: file.windows,
+            retention: file.retention,
+            rules,
+        };
         config.settle(path)?;
         Ok(config)
     }
 
-    /// Checks rules between sections and fills defaults that depend on other sections.
+    /// Checks constraints between sections and fills defaults that depend on other
+    /// sections.
     fn settle(&mut self, path: &Path) -> Result<(), SettingsError> {
         let invalid = |message: String| SettingsError::Yaml {
             path: path.to_owned(),

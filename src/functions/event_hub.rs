@@ -60,6 +60,7 @@ async fn handle(
     let context = BatchContext {
         invocation_id,
         now: Utc::now(),
+        window_widths: state.engine.window_widths(),
     };
     let mut client = state.pool.get().await.map_err(store::StoreError::from)?;
 

@@ -94,10 +94,10 @@ async fn handle(state: AppState, body: Bytes) -> Result<Json<InvocationResponse>
     let engine = state.engine.clone();
     let mut client = state.pool.get().await.map_err(StoreError::from)?;
     let partitions = store::maintain_partitions(&mut client, now, &engine.retention).await?;
-    let report = store::close_due_windows(&mut client, now, &engine.windows).await?;
+    let report = store::close_due_windows(&mut client, now, &engine.windows, &engine.rules).await?;
     let summary = format!(
-        "closed {} windows, recomputed {}, wrote {} payment_metrics_5m rows, {} due windows remain",
-        report.closed, report.recomputed, report.rows, report.remaining
+        "closed {} windows, recomputed {}, wrote {} payment_metrics_5m and {} dynamic_metrics rows, {} due windows remain",
+        report.closed, report.recomputed, report.rows, report.rule_rows, report.remaining
     );
     info!(
         closed = report.closed,
@@ -126,6 +126,7 @@ async fn handle(state: AppState, body: Bytes) -> Result<Json<InvocationResponse>
             "windows_closed": report.closed,
             "windows_recomputed": report.recomputed,
             "rows_written": report.rows,
+            "rule_rows_written": report.rule_rows,
             "windows_remaining": report.remaining,
             "partitions_dropped": partitions.dropped,
         }),

@@ -32,6 +32,9 @@ pub struct BatchContext {
     pub invocation_id: Option<String>,
     /// The handler's clock, read once for the invocation.
     pub now: DateTime<Utc>,
+    /// Window widths in use (seconds): the windows of new transactions in each are marked
+    /// changed. Always includes the 5-minute windows.
+    pub window_widths: Vec<i64>,
 }
 
 /// What storing a batch did.
@@ -154,7 +157,7 @@ pub async fn store_batch(
     insert_transactions(&tx, &fresh, context.now).await?;
     insert_rejects(&tx, &rejected, context).await?;
     // Last, so the window rows stay locked only for the commit.
-    super::windows::mark_windows(&tx, &fresh, context.now).await?;
+    super::windows::mark_windows(&tx, &fresh, &context.window_widths, context.now).await?;
     tx.commit()
         .await
         .map_err(StoreError::query("committing the batch"))?;

@@ -13,53 +13,60 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient};
 
 use super::StoreError;
+use crate::engine::rules::Sql;
 use crate::engine::windows::FIVE_MINUTES;
-use crate::engine::{Window, WindowPolicy};
+use crate::engine::{Rule, Window, WindowPolicy};
 use crate::ingest::Accepted;
 use crate::settings::RetentionPolicy;
 
-/// Marks the 5-minute windows of newly stored transactions as changed; counts the ones
-/// that arrive in windows already closed as late, per window and per
-/// (payment type, currency).
+/// Marks the windows (of every width in `widths`) of newly stored transactions as
+/// changed; counts the ones that arrive in windows already closed as late, per window and,
+/// for the 5-minute windows, per (payment type, currency).
 pub(super) async fn mark_windows(
     client: &impl GenericClient,
     fresh: &[Accepted],
+    widths: &[i64],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     if fresh.is_empty() {
         return Ok(());
     }
-    let mut per_window: BTreeMap<DateTime<Utc>, i64> = BTreeMap::new();
+    // (width, start) in one order for every writer, so concurrent batches cannot deadlock.
+    let mut per_window: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
     for item in fresh {
-        let window = Window::containing(item.transaction.occurred_at, FIVE_MINUTES);
-        *per_window.entry(window.start()).or_default() += 1;
+        for &width in widths {
+            let window = Window::containing(item.transaction.occurred_at, width);
+            *per_window.entry((width, window.start())).or_default() += 1;
+        }
     }
-    let starts: Vec<DateTime<Utc>> = per_window.keys().copied().collect();
+    let widths_col: Vec<i32> = per_window.keys().map(|k| k.0 as i32).collect();
+    let starts: Vec<DateTime<Utc>> = per_window.keys().map(|k| k.1).collect();
     let counts: Vec<i64> = per_window.values().copied().collect();
     let rows = client
         .query(
             "INSERT INTO window_state (width_seconds, window_start, window_end, events, changed_at)
-             SELECT $1::integer, ws, ws + $1::integer * interval '1 second', n, $4
-             FROM unnest($2::timestamptz[], $3::bigint[]) AS u(ws, n)
-             ORDER BY ws
+             SELECT w, ws, ws + w * interval '1 second', n, $4
+             FROM unnest($1::integer[], $2::timestamptz[], $3::bigint[]) AS u(w, ws, n)
+             ORDER BY w, ws
              ON CONFLICT (width_seconds, window_start) DO UPDATE SET
                  dirty = true,
                  events = window_state.events + EXCLUDED.events,
                  late_events = window_state.late_events
                      + CASE WHEN window_state.closed_at IS NULL THEN 0 ELSE EXCLUDED.events END,
                  changed_at = EXCLUDED.changed_at
-             RETURNING window_start, closed_at IS NOT NULL",
-            &[&(FIVE_MINUTES as i32), &starts, &counts, &now],
+             RETURNING width_seconds, window_start, closed_at IS NOT NULL",
+            &[&widths_col, &starts, &counts, &now],
         )
         .await
         .map_err(StoreError::query("marking changed windows"))?;
     let late: BTreeSet<DateTime<Utc>> = rows
         .iter()
-        .filter(|row| row.get::<_, bool>(1))
-        .map(|row| row.get(0))
+        .filter(|row| row.get::<_, i32>(0) == FIVE_MINUTES as i32 && row.get::<_, bool>(2))
+        .map(|row| row.get(1))
         .collect();
     if late.is_empty() {
         return Ok(());
@@ -103,13 +110,16 @@ pub struct CloseReport {
     pub recomputed: u64,
     /// `payment_metrics_5m` rows written.
     pub rows: u64,
+    /// `dynamic_metrics` rows written.
+    pub rule_rows: u64,
     /// Due, changed windows left for the next run (time budget spent, or locked by a
     /// concurrent run).
     pub remaining: u64,
 }
 
-/// Closes every due, changed 5-minute window, in chunks of
-/// `policy.windows_per_chunk` windows per transaction, until none is left or
+/// Closes every due, changed window: the 5-minute windows into `payment_metrics_5m`,
+/// and for each rule its windows into `dynamic_metrics`. Works in chunks of
+/// `policy.windows_per_chunk` windows per transaction until none is left or
 /// `policy.max_run_time` is spent.
 ///
 /// # Errors
@@ -118,27 +128,47 @@ pub async fn close_due_windows(
     client: &mut Client,
     now: DateTime<Utc>,
     policy: &WindowPolicy,
+    rules: &[Rule],
 ) -> Result<CloseReport, StoreError> {
     let started = Instant::now();
     let due_before = policy.due_before(now);
+    let mut widths: Vec<i64> = rules.iter().map(|r| r.window_seconds).collect();
+    widths.push(FIVE_MINUTES);
+    widths.sort_unstable();
+    widths.dedup();
     let mut report = CloseReport::default();
-    loop {
-        let (closed, recomputed, rows) =
-            close_chunk(client, now, due_before, policy.windows_per_chunk).await?;
-        report.closed += closed;
-        report.recomputed += recomputed;
-        report.rows += rows;
-        if closed + recomputed < u64::from(policy.windows_per_chunk)
-            || started.elapsed() >= policy.max_run_time
-        {
+    for &width in &widths {
+        let width_rules: Vec<&Rule> = rules.iter().filter(|r| r.window_seconds == width).collect();
+        loop {
+            let chunk = close_chunk(
+                client,
+                now,
+                due_before,
+                policy.windows_per_chunk,
+                width,
+                &width_rules,
+            )
+            .await?;
+            report.closed += chunk.closed;
+            report.recomputed += chunk.recomputed;
+            report.rows += chunk.rows;
+            report.rule_rows += chunk.rule_rows;
+            if chunk.closed + chunk.recomputed < u64::from(policy.windows_per_chunk)
+                || started.elapsed() >= policy.max_run_time
+            {
+                break;
+            }
+        }
+        if started.elapsed() >= policy.max_run_time {
             break;
         }
     }
+    let widths32: Vec<i32> = widths.iter().map(|w| *w as i32).collect();
     let remaining: i64 = client
         .query_one(
             "SELECT count(*) FROM window_state
-             WHERE width_seconds = $1 AND dirty AND window_end <= $2",
-            &[&(FIVE_MINUTES as i32), &due_before],
+             WHERE width_seconds = ANY($1::integer[]) AND dirty AND window_end <= $2",
+            &[&widths32, &due_before],
         )
         .await
         .map_err(StoreError::query("counting remaining windows"))?
@@ -147,13 +177,23 @@ pub async fn close_due_windows(
     Ok(report)
 }
 
-/// Closes one chunk in one transaction; returns (closed, recomputed, rows).
+#[derive(Default)]
+struct Chunk {
+    closed: u64,
+    recomputed: u64,
+    rows: u64,
+    rule_rows: u64,
+}
+
+/// Closes one chunk of windows of one width in one transaction.
 async fn close_chunk(
     client: &mut Client,
     now: DateTime<Utc>,
     due_before: DateTime<Utc>,
     limit: u32,
-) -> Result<(u64, u64, u64), StoreError> {
+    width: i64,
+    rules: &[&Rule],
+) -> Result<Chunk, StoreError> {
     let tx = client
         .transaction()
         .await
@@ -165,7 +205,7 @@ async fn close_chunk(
              ORDER BY window_start
              LIMIT $3
              FOR UPDATE SKIP LOCKED",
-            &[&(FIVE_MINUTES as i32), &due_before, &i64::from(limit)],
+            &[&(width as i32), &due_before, &i64::from(limit)],
         )
         .await
         .map_err(StoreError::query("locking due windows"))?;
@@ -173,35 +213,100 @@ async fn close_chunk(
         tx.commit()
             .await
             .map_err(StoreError::query("ending a window close"))?;
-        return Ok((0, 0, 0));
+        return Ok(Chunk::default());
     }
     let starts: Vec<DateTime<Utc>> = due.iter().map(|row| row.get(0)).collect();
     let recomputed = due.iter().filter(|row| row.get::<_, i32>(1) > 0).count() as u64;
-    let closed = due.len() as u64 - recomputed;
+    let mut chunk = Chunk {
+        closed: due.len() as u64 - recomputed,
+        recomputed,
+        ..Chunk::default()
+    };
 
-    tx.execute(
-        "DELETE FROM payment_metrics_5m WHERE window_start = ANY($1::timestamptz[])",
-        &[&starts],
-    )
-    .await
-    .map_err(StoreError::query("clearing recomputed windows"))?;
-    let rows = tx
-        .execute(AGGREGATE_5M, &[&starts, &now])
+    if width == FIVE_MINUTES {
+        tx.execute(
+            "DELETE FROM payment_metrics_5m WHERE window_start = ANY($1::timestamptz[])",
+            &[&starts],
+        )
         .await
-        .map_err(StoreError::query("computing payment_metrics_5m"))?;
+        .map_err(StoreError::query("clearing recomputed windows"))?;
+        chunk.rows = tx
+            .execute(AGGREGATE_5M, &[&starts, &now])
+            .await
+            .map_err(StoreError::query("computing payment_metrics_5m"))?;
+    }
+    for rule in rules {
+        chunk.rule_rows += compute_rule(&tx, rule, &starts, now).await?;
+    }
     tx.execute(
         "UPDATE window_state
          SET dirty = false, revision = revision + 1, closed_at = $3,
              first_closed_at = coalesce(first_closed_at, $3)
          WHERE width_seconds = $1 AND window_start = ANY($2::timestamptz[])",
-        &[&(FIVE_MINUTES as i32), &starts, &now],
+        &[&(width as i32), &starts, &now],
     )
     .await
     .map_err(StoreError::query("marking windows closed"))?;
     tx.commit()
         .await
         .map_err(StoreError::query("committing closed windows"))?;
-    Ok((closed, recomputed, rows))
+    Ok(chunk)
+}
+
+/// Recomputes one rule's rows for the given windows (of the rule's width).
+async fn compute_rule(
+    client: &impl GenericClient,
+    rule: &Rule,
+    starts: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    client
+        .execute(
+            "DELETE FROM dynamic_metrics
+             WHERE rule_name = $1 AND window_start = ANY($2::timestamptz[])",
+            &[&rule.name, &starts],
+        )
+        .await
+        .map_err(StoreError::query("clearing recomputed rule windows"))?;
+    // $1 starts, $2 width, $3 rule name, $4 version, $5 now; the rule's literals follow.
+    let mut sql = Sql::starting_after(5);
+    let filter = rule
+        .filter
+        .as_ref()
+        .map_or_else(|| "true".to_owned(), |c| sql.condition(c));
+    let value = sql.aggregate(&rule.aggregate);
+    let dimensions: Vec<&str> = rule.group_by.iter().map(|f| f.column()).collect();
+    let group_key = if dimensions.is_empty() {
+        "'{}'::jsonb".to_owned()
+    } else {
+        let pairs: Vec<String> = dimensions.iter().map(|d| format!("'{d}', t.{d}")).collect();
+        format!("jsonb_build_object({})", pairs.join(", "))
+    };
+    let group_columns: String = dimensions.iter().map(|d| format!(", t.{d}")).collect();
+    let statement = format!(
+        "WITH due AS (
+             SELECT s.ws, st.revision
+             FROM unnest($1::timestamptz[]) AS s(ws)
+             JOIN window_state st ON st.width_seconds = $2::integer AND st.window_start = s.ws
+         )
+         INSERT INTO dynamic_metrics (rule_name, window_start, window_end, group_key, value,
+                                      sample_count, rule_version, revision, computed_at)
+         SELECT $3::text, d.ws, d.ws + $2::integer * interval '1 second', {group_key}, {value},
+                count(*), $4::text, d.revision + 1, $5::timestamptz
+         FROM due d
+         JOIN normalized_transactions t
+           ON t.occurred_at >= d.ws AND t.occurred_at < d.ws + $2::integer * interval '1 second'
+         WHERE {filter}
+         GROUP BY d.ws, d.revision{group_columns}"
+    );
+    let width = rule.window_seconds as i32;
+    let mut params: Vec<&(dyn ToSql + Sync)> =
+        vec![&starts, &width, &rule.name, &rule.version, &now];
+    params.extend(sql.params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)));
+    client
+        .execute(statement.as_str(), &params)
+        .await
+        .map_err(StoreError::query("computing dynamic_metrics"))
 }
 
 /// One row per window and (payment_type, currency), computed from the stored

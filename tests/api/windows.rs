@@ -275,7 +275,7 @@ async fn an_event_at_a_boundary_belongs_to_the_window_it_starts() {
     events[1]["currency"] = events[0]["currency"].clone();
     ingest(&app, &events).await;
     let mut client = app.db.connect().await;
-    store::close_due_windows(&mut client, t("2026-11-25T13:00:00Z"), &policy())
+    store::close_due_windows(&mut client, t("2026-11-25T13:00:00Z"), &policy(), &[])
         .await
         .unwrap();
     let windows: Vec<(DateTime<Utc>, i64)> = db
@@ -303,15 +303,16 @@ async fn a_window_closes_only_once_its_lateness_has_passed() {
     let db = app.db.connect().await;
     ingest(&app, &generate(2, 10, t("2026-11-25T12:00:00Z"), 300)).await;
     let mut client = app.db.connect().await;
-    let early = store::close_due_windows(&mut client, t("2026-11-25T12:05:59.999Z"), &policy())
-        .await
-        .unwrap();
+    let early =
+        store::close_due_windows(&mut client, t("2026-11-25T12:05:59.999Z"), &policy(), &[])
+            .await
+            .unwrap();
     assert_eq!((early.closed, early.remaining), (0, 0));
     assert_eq!(
         count(&db, "SELECT count(*) FROM payment_metrics_5m").await,
         0
     );
-    let due = store::close_due_windows(&mut client, t("2026-11-25T12:06:00Z"), &policy())
+    let due = store::close_due_windows(&mut client, t("2026-11-25T12:06:00Z"), &policy(), &[])
         .await
         .unwrap();
     assert_eq!(due.closed, 1);
@@ -331,13 +332,13 @@ async fn a_backfill_closes_in_bounded_chunks_and_reports_what_remains() {
     };
     let mut client = app.db.connect().await;
     let now = t("2026-11-25T12:00:00Z");
-    let first = store::close_due_windows(&mut client, now, &small)
+    let first = store::close_due_windows(&mut client, now, &small, &[])
         .await
         .unwrap();
     assert_eq!((first.closed, first.remaining), (10, 62));
     let mut runs = 1;
     loop {
-        let report = store::close_due_windows(&mut client, now, &small)
+        let report = store::close_due_windows(&mut client, now, &small, &[])
             .await
             .unwrap();
         runs += 1;
@@ -356,7 +357,7 @@ async fn a_late_event_recomputes_exactly_its_window_with_the_next_revision() {
     let mut events = generate(4, 400, t("2026-11-25T10:00:00Z"), 3600);
     ingest(&app, &events).await;
     let mut client = app.db.connect().await;
-    store::close_due_windows(&mut client, t("2026-11-25T12:00:00Z"), &policy())
+    store::close_due_windows(&mut client, t("2026-11-25T12:00:00Z"), &policy(), &[])
         .await
         .unwrap();
     let all_rows = "SELECT row_to_json(m)::text FROM payment_metrics_5m m
@@ -374,7 +375,7 @@ async fn a_late_event_recomputes_exactly_its_window_with_the_next_revision() {
     late[0]["currency"] = json!("USD");
     ingest(&app, &late).await;
     events.extend(late);
-    let report = store::close_due_windows(&mut client, t("2026-11-25T12:10:00Z"), &policy())
+    let report = store::close_due_windows(&mut client, t("2026-11-25T12:10:00Z"), &policy(), &[])
         .await
         .unwrap();
     assert_eq!((report.closed, report.recomputed), (0, 1));
@@ -428,7 +429,7 @@ async fn a_replayed_batch_after_close_and_an_empty_run_change_nothing() {
     ingest(&app, &events).await;
     let mut client = app.db.connect().await;
     let now = t("2026-11-25T12:00:00Z");
-    store::close_due_windows(&mut client, now, &policy())
+    store::close_due_windows(&mut client, now, &policy(), &[])
         .await
         .unwrap();
     let snapshot =
@@ -443,10 +444,10 @@ async fn a_replayed_batch_after_close_and_an_empty_run_change_nothing() {
         db.query_one(state, &[]).await.unwrap().get(0),
     );
     ingest(&app, &events).await;
-    let replay = store::close_due_windows(&mut client, now + TimeDelta::minutes(5), &policy())
+    let replay = store::close_due_windows(&mut client, now + TimeDelta::minutes(5), &policy(), &[])
         .await
         .unwrap();
-    let empty = store::close_due_windows(&mut client, now + TimeDelta::minutes(10), &policy())
+    let empty = store::close_due_windows(&mut client, now + TimeDelta::minutes(10), &policy(), &[])
         .await
         .unwrap();
     assert_eq!(
@@ -478,8 +479,8 @@ async fn concurrent_timer_runs_produce_the_same_table_as_one() {
     let now = t("2026-11-25T13:00:00Z");
     let (mut a, mut b) = (app.db.connect().await, app.db.connect().await);
     let (ra, rb) = tokio::join!(
-        store::close_due_windows(&mut a, now, &small),
-        store::close_due_windows(&mut b, now, &small)
+        store::close_due_windows(&mut a, now, &small, &[]),
+        store::close_due_windows(&mut b, now, &small, &[])
     );
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.closed + rb.closed, 48);
@@ -511,7 +512,7 @@ async fn ingest_racing_the_timer_loses_nothing() {
     let closing = async {
         let mut client = app.db.connect().await;
         for _ in 0..40 {
-            store::close_due_windows(&mut client, now, &policy())
+            store::close_due_windows(&mut client, now, &policy(), &[])
                 .await
                 .unwrap();
             tokio::task::yield_now().await;
@@ -519,7 +520,7 @@ async fn ingest_racing_the_timer_loses_nothing() {
     };
     tokio::join!(ingesting, closing);
     let mut client = app.db.connect().await;
-    store::close_due_windows(&mut client, now, &policy())
+    store::close_due_windows(&mut client, now, &policy(), &[])
         .await
         .unwrap();
     assert_matches(&stored(&db).await, &fold(&events));
@@ -556,7 +557,7 @@ async fn the_timer_creates_partitions_ahead_and_drops_those_past_retention() {
     let events = generate(9, 20, old_day - TimeDelta::hours(2), 3600);
     ingest(&app, &events).await;
     let mut conn = app.db.connect().await;
-    store::close_due_windows(&mut conn, today, &engine.windows)
+    store::close_due_windows(&mut conn, today, &engine.windows, &[])
         .await
         .unwrap();
     let report =
