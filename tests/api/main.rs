@@ -4,4 +4,5 @@ mod helpers;
 mod ingest;
 mod migrations;
 mod process;
+mod rules;
 mod windows;
