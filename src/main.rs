@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use paymetrics::functions::{AppState, router};
-use paymetrics::settings::{EngineConfig, HandlerSettings};
+use paymetrics::settings::{EngineHandle, HandlerSettings};
 use paymetrics::{store, telemetry};
 use tracing::{error, info, warn};
 
@@ -67,7 +67,7 @@ async fn migrate() -> anyhow::Result<()> {
 
 async fn serve() -> anyhow::Result<()> {
     let settings = HandlerSettings::from_env()?;
-    let engine = EngineConfig::load(&settings.engine_config, settings.engine_config_explicit)?;
+    let engine = EngineHandle::load(&settings.engine_config, settings.engine_config_explicit)?;
     let pool = store::pool(settings.database_url.expose(), settings.pool)?;
 
     // Refuse to serve against an old schema; if the database is unreachable, serve anyway:

@@ -5,7 +5,11 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
 
 use serde::Deserialize;
 
@@ -332,20 +336,95 @@ impl EngineConfig {
         }
         Ok(())
     }
+}
 
-    /// Loads the file at `path`; when it does not exist and `required` is false, the
-    /// built-in defaults.
+/// The engine settings in force, reloaded when their file changes.
+///
+/// Every invocation asks for [`EngineHandle::current`], which reads the file (a few
+/// microseconds for a small file) and, when its content changed, parses it: a valid new
+/// file is swapped in atomically for this and later invocations; an invalid one is
+/// refused with a logged error and the settings in force stay.
+#[derive(Debug)]
+pub struct EngineHandle {
+    path: Option<PathBuf>,
+    current: ArcSwap<EngineConfig>,
+    /// Hash of the last file content looked at, valid or not, so a bad file is reported
+    /// once, not on every invocation.
+    seen: Mutex<Option<[u8; 32]>>,
+}
+
+impl EngineHandle {
+    /// Loads the file at `path`, strictly: an invalid file is an error. A missing file
+    /// is an error when `required`, else the defaults (and a file created later is
+    /// picked up).
     ///
     /// # Errors
-    /// [`SettingsError::Read`] or [`SettingsError::Yaml`].
+    /// [`SettingsError`] naming the file, line and key.
     pub fn load(path: &Path, required: bool) -> Result<Self, SettingsError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_yaml(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(Self::default()),
-            Err(source) => Err(SettingsError::Read {
-                path: path.to_owned(),
-                source,
-            }),
+        let text = match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => None,
+            Err(source) => {
+                return Err(SettingsError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        let config = match &text {
+            Some(bytes) => EngineConfig::from_yaml(&String::from_utf8_lossy(bytes), path)?,
+            None => EngineConfig::default(),
+        };
+        Ok(Self {
+            path: Some(path.to_owned()),
+            current: ArcSwap::from_pointee(config),
+            seen: Mutex::new(text.map(|bytes| Sha256::digest(&bytes).into())),
+        })
+    }
+
+    /// Fixed settings that never reload (tests, embedding).
+    pub fn fixed(config: EngineConfig) -> Self {
+        Self {
+            path: None,
+            current: ArcSwap::from_pointee(config),
+            seen: Mutex::new(None),
+        }
+    }
+
+    /// The settings in force, after picking up a changed file.
+    pub fn current(&self) -> Arc<EngineConfig> {
+        if let Some(path) = &self.path {
+            self.reload_if_changed(path);
+        }
+        self.current.load_full()
+    }
+
+    fn reload_if_changed(&self, path: &Path) {
+        let Ok(bytes) = std::fs::read(path) else {
+            return;
+        };
+        let hash: [u8; 32] = Sha256::digest(&bytes).into();
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *seen == Some(hash) {
+            return;
+        }
+        *seen = Some(hash);
+        match EngineConfig::from_yaml(&String::from_utf8_lossy(&bytes), path) {
+            Ok(config) => {
+                tracing::info!(
+                    path = %path.display(),
+                    rules = config.rules.len(),
+                    "engine settings reloaded"
+                );
+                self.current.store(Arc::new(config));
+            }
+            Err(e) => tracing::error!(
+                error = %e,
+                "the changed engine settings are invalid; the previous settings stay in force"
+            ),
         }
     }
 }
@@ -437,9 +516,45 @@ mod tests {
     }
 
     #[test]
+    fn a_changed_file_is_swapped_in_and_a_bad_one_refused() {
+        let dir = std::env::temp_dir().join(format!("pm-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("engine.yaml");
+        std::fs::write(&path, "windows:\n  allowed_lateness: 1m\n").unwrap();
+        let handle = EngineHandle::load(&path, true).unwrap();
+        assert_eq!(
+            handle.current().windows.allowed_lateness,
+            Duration::from_secs(60)
+        );
+
+        std::fs::write(
+            &path,
+            "windows:\n  allowed_lateness: 3m\nrules:\n  - name: n\n    aggregate: count()\n",
+        )
+        .unwrap();
+        let good = handle.current();
+        assert_eq!(good.windows.allowed_lateness, Duration::from_secs(180));
+        assert_eq!(good.rules.len(), 1);
+
+        std::fs::write(&path, "rules:\n  - name: n\n    aggregate: sum(amount)\n").unwrap();
+        assert_eq!(
+            handle.current(),
+            good,
+            "a bad file leaves the settings in force"
+        );
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            handle.current(),
+            good,
+            "a removed file leaves the settings in force"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn the_shipped_engine_file_loads() {
         let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/engine.yaml"));
-        let config = EngineConfig::load(path, true).unwrap();
+        let config = EngineHandle::load(path, true).unwrap().current();
         assert_eq!(config.windows.allowed_lateness, Duration::from_secs(60));
     }
 }

@@ -57,10 +57,11 @@ async fn handle(
                 FunctionError::BodyUnreadable(e.to_string())
             }
         })?;
+    let engine = state.engine.current();
     let context = BatchContext {
         invocation_id,
         now: Utc::now(),
-        window_widths: state.engine.window_widths(),
+        window_widths: engine.window_widths(),
     };
     let mut client = state.pool.get().await.map_err(store::StoreError::from)?;
 
@@ -91,7 +92,7 @@ async fn handle(
     span.record("batch_size", invocation.events.len());
 
     let partition_id = invocation.partition_id.clone();
-    let batch = ingest::prepare(invocation.events, context.now, &state.engine.ingest);
+    let batch = ingest::prepare(invocation.events, context.now, &engine.ingest);
     let stored = store::store_batch(&mut client, batch, &context).await?;
     let summary = summary(&stored);
     info!(

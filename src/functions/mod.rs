@@ -22,7 +22,7 @@ use deadpool_postgres::Pool;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::settings::EngineConfig;
+use crate::settings::EngineHandle;
 use crate::store::StoreError;
 
 /// What every request handler shares.
@@ -30,8 +30,8 @@ use crate::store::StoreError;
 pub struct AppState {
     /// Database connections.
     pub pool: Pool,
-    /// Engine settings in force.
-    pub engine: Arc<EngineConfig>,
+    /// Engine settings in force, reloaded when their file changes.
+    pub engine: Arc<EngineHandle>,
     /// Largest accepted invocation body in bytes.
     pub max_body_bytes: usize,
 }

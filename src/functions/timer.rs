@@ -91,7 +91,7 @@ async fn handle(state: AppState, body: Bytes) -> Result<Json<InvocationResponse>
     if invocation.is_past_due {
         warn!("the timer is past due: scheduled runs were missed");
     }
-    let engine = state.engine.clone();
+    let engine = state.engine.current();
     let mut client = state.pool.get().await.map_err(StoreError::from)?;
     let partitions = store::maintain_partitions(&mut client, now, &engine.retention).await?;
     let report = store::close_due_windows(&mut client, now, &engine.windows, &engine.rules).await?;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use paymetrics::functions::{AppState, router};
-use paymetrics::settings::EngineConfig;
+use paymetrics::settings::{EngineConfig, EngineHandle};
 use paymetrics::store::{self, PoolSettings};
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
@@ -135,7 +135,7 @@ impl TestApp {
         .unwrap();
         let state = AppState {
             pool,
-            engine: Arc::new(engine),
+            engine: Arc::new(EngineHandle::fixed(engine)),
             max_body_bytes,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

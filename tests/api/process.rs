@@ -165,3 +165,74 @@ async fn an_invalid_engine_file_stops_the_handler_naming_the_file() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn the_handler_swaps_in_a_changed_engine_file_and_refuses_a_bad_one() {
+    let db = TestDb::migrated().await;
+    let dir = std::env::temp_dir().join(format!("pm-hot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("engine.yaml");
+    std::fs::write(&path, "ingest:\n  max_future: 5m\n").unwrap();
+    let port = free_port();
+    let mut command = handler(&db.url(), port);
+    command.env("PAYMETRICS_CONFIG", &path);
+    let mut child = command.spawn().unwrap();
+    wait_ready(port).await;
+    let http = reqwest::Client::new();
+    let timer = |http: reqwest::Client| async move {
+        http.post(format!("http://127.0.0.1:{port}/TimerTrigger"))
+            .body(fixture("timer_invocation.json"))
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+
+    // A rule added while the handler runs applies from the next invocation on.
+    std::fs::write(
+        &path,
+        "rules:\n  - name: all_count\n    window: 15m\n    aggregate: count()\n",
+    )
+    .unwrap();
+    let response = http
+        .post(format!("http://127.0.0.1:{port}/EventHubTrigger"))
+        .body(fixture("eventhub_mixed_batch.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer = timer(http.clone()).await;
+    assert!(
+        answer["ReturnValue"]["rule_rows_written"].as_u64().unwrap() > 0,
+        "{answer}"
+    );
+    let client = db.connect().await;
+    assert_eq!(
+        count(
+            &client,
+            "SELECT sum(value)::bigint FROM dynamic_metrics WHERE rule_name = 'all_count'"
+        )
+        .await,
+        4
+    );
+
+    // A broken file is refused; the handler keeps serving with the rules in force.
+    std::fs::write(
+        &path,
+        "rules:\n  - name: all_count\n    aggregate: sum(amount)\n",
+    )
+    .unwrap();
+    let answer = timer(http.clone()).await;
+    assert_eq!(answer["ReturnValue"]["windows_closed"], 0, "{answer}");
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let text = output(&mut child).await;
+    assert!(text.contains("engine settings reloaded"), "{text}");
+    assert!(
+        text.contains("the previous settings stay in force") && text.contains("would mix amounts"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -117,45 +117,131 @@ fn expected(events: &[Value]) -> BTreeMap<Row, (Decimal, i64)> {
     type Filter = fn(&Value) -> bool;
     type Agg = fn(&[&Value]) -> Decimal;
     let ratio = |rows: &[&Value], f: Filter| {
-        Decimal::from(rows.iter().filter(|e| f(e)).count() as i64) / Decimal::from(rows.len() as i64)
+        Decimal::from(rows.iter().filter(|e| f(e)).count() as i64)
+            / Decimal::from(rows.len() as i64)
     };
     let _ = ratio;
     let rules: Vec<(&str, i64, Filter, &[&str], Agg)> = vec![
-        ("card_decline_rate", 900, |e| e["payment_type"] == "card", &["merchant_category"], |rows| {
-            Decimal::from(rows.iter().filter(|e| e["status"] == "declined").count() as i64)
-                / Decimal::from(rows.len() as i64)
-        }),
-        ("high_value_volume_usd", 300, |e| e["currency"] == "USD" && e["status"] == "approved" && amount(e) > Decimal::from(1000), &[], |rows| rows.iter().map(|e| amount(e)).sum()),
-        ("p95_ticket", 3600, |_| true, &["payment_type", "currency"], |rows| {
-            let values: Vec<f64> = rows.iter().map(|e| e["amount"].as_str().unwrap().parse().unwrap()).collect();
-            Decimal::from_str(&format!("{:.6}", percentile_float(values, 0.95))).unwrap()
-        }),
-        ("fraud_count_by_country", 1800, |e| e["is_fraud"] == true, &["country"], |rows| Decimal::from(rows.len() as i64)),
-        ("eur_avg_online", 300, |e| e["currency"] == "EUR" && (e["channel"] == "online" || e["channel"] == "mobile"), &[], |rows| {
-            rows.iter().map(|e| amount(e)).sum::<Decimal>() / Decimal::from(rows.len() as i64)
-        }),
-        ("min_max_by_currency_min", 300, |_| true, &["currency"], |rows| rows.iter().map(|e| amount(e)).min().unwrap()),
-        ("min_max_by_currency_max", 60, |_| true, &["currency"], |rows| rows.iter().map(|e| amount(e)).max().unwrap()),
-        ("customers_not_declined", 900, |e| e["status"] != "declined" || amount(e) >= Decimal::from(5000), &[], |rows| {
-            Decimal::from(rows.iter().map(|e| e["customer_id"].as_str().unwrap()).collect::<BTreeSet<_>>().len() as i64)
-        }),
-        ("merchants_per_channel", 300, |_| true, &["channel"], |rows| {
-            Decimal::from(rows.iter().map(|e| e["merchant_id"].as_str().unwrap()).collect::<BTreeSet<_>>().len() as i64)
-        }),
-        ("refund_share_wallets", 3600, |e| e["payment_type"] == "wallet" || e["payment_type"] == "bnpl", &[], |rows| {
-            Decimal::from(rows.iter().filter(|e| e["status"] == "refunded").count() as i64) / Decimal::from(rows.len() as i64)
-        }),
+        (
+            "card_decline_rate",
+            900,
+            |e| e["payment_type"] == "card",
+            &["merchant_category"],
+            |rows| {
+                Decimal::from(rows.iter().filter(|e| e["status"] == "declined").count() as i64)
+                    / Decimal::from(rows.len() as i64)
+            },
+        ),
+        (
+            "high_value_volume_usd",
+            300,
+            |e| {
+                e["currency"] == "USD"
+                    && e["status"] == "approved"
+                    && amount(e) > Decimal::from(1000)
+            },
+            &[],
+            |rows| rows.iter().map(|e| amount(e)).sum(),
+        ),
+        (
+            "p95_ticket",
+            3600,
+            |_| true,
+            &["payment_type", "currency"],
+            |rows| {
+                let values: Vec<f64> = rows
+                    .iter()
+                    .map(|e| e["amount"].as_str().unwrap().parse().unwrap())
+                    .collect();
+                Decimal::from_str(&format!("{:.6}", percentile_float(values, 0.95))).unwrap()
+            },
+        ),
+        (
+            "fraud_count_by_country",
+            1800,
+            |e| e["is_fraud"] == true,
+            &["country"],
+            |rows| Decimal::from(rows.len() as i64),
+        ),
+        (
+            "eur_avg_online",
+            300,
+            |e| e["currency"] == "EUR" && (e["channel"] == "online" || e["channel"] == "mobile"),
+            &[],
+            |rows| {
+                rows.iter().map(|e| amount(e)).sum::<Decimal>() / Decimal::from(rows.len() as i64)
+            },
+        ),
+        (
+            "min_max_by_currency_min",
+            300,
+            |_| true,
+            &["currency"],
+            |rows| rows.iter().map(|e| amount(e)).min().unwrap(),
+        ),
+        (
+            "min_max_by_currency_max",
+            60,
+            |_| true,
+            &["currency"],
+            |rows| rows.iter().map(|e| amount(e)).max().unwrap(),
+        ),
+        (
+            "customers_not_declined",
+            900,
+            |e| e["status"] != "declined" || amount(e) >= Decimal::from(5000),
+            &[],
+            |rows| {
+                Decimal::from(
+                    rows.iter()
+                        .map(|e| e["customer_id"].as_str().unwrap())
+                        .collect::<BTreeSet<_>>()
+                        .len() as i64,
+                )
+            },
+        ),
+        (
+            "merchants_per_channel",
+            300,
+            |_| true,
+            &["channel"],
+            |rows| {
+                Decimal::from(
+                    rows.iter()
+                        .map(|e| e["merchant_id"].as_str().unwrap())
+                        .collect::<BTreeSet<_>>()
+                        .len() as i64,
+                )
+            },
+        ),
+        (
+            "refund_share_wallets",
+            3600,
+            |e| e["payment_type"] == "wallet" || e["payment_type"] == "bnpl",
+            &[],
+            |rows| {
+                Decimal::from(rows.iter().filter(|e| e["status"] == "refunded").count() as i64)
+                    / Decimal::from(rows.len() as i64)
+            },
+        ),
     ];
     let mut out = BTreeMap::new();
     for (name, width, filter, dims, agg) in rules {
         let mut groups: BTreeMap<(DateTime<Utc>, String), Vec<&Value>> = BTreeMap::new();
         for e in events.iter().filter(|e| filter(e)) {
             let at: DateTime<Utc> = e["occurred_at"].as_str().unwrap().parse().unwrap();
-            let key: serde_json::Map<String, Value> = dims.iter().map(|d| (d.to_string(), text(e, d))).collect();
-            groups.entry((start_of(at, width), Value::Object(key).to_string())).or_default().push(e);
+            let key: serde_json::Map<String, Value> =
+                dims.iter().map(|d| (d.to_string(), text(e, d))).collect();
+            groups
+                .entry((start_of(at, width), Value::Object(key).to_string()))
+                .or_default()
+                .push(e);
         }
         for ((start, key), rows) in groups {
-            out.insert((name.to_owned(), start, key), (agg(&rows), rows.len() as i64));
+            out.insert(
+                (name.to_owned(), start, key),
+                (agg(&rows), rows.len() as i64),
+            );
         }
     }
     out
@@ -179,11 +265,18 @@ async fn actual(client: &tokio_postgres::Client) -> BTreeMap<Row, (Decimal, i64)
 }
 
 fn assert_close(actual: &BTreeMap<Row, (Decimal, i64)>, expected: &BTreeMap<Row, (Decimal, i64)>) {
-    assert_eq!(actual.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    assert_eq!(
+        actual.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
     for (key, (want, want_n)) in expected {
         let (got, got_n) = actual[key];
         assert_eq!(got_n, *want_n, "{key:?} sample_count");
-        let tolerance = if key.0 == "p95_ticket" { Decimal::new(1, 4) } else { Decimal::new(1, 12) };
+        let tolerance = if key.0 == "p95_ticket" {
+            Decimal::new(1, 4)
+        } else {
+            Decimal::new(1, 12)
+        };
         assert!((got - want).abs() <= tolerance, "{key:?}: {got} vs {want}");
     }
 }
@@ -196,7 +289,9 @@ async fn spawn() -> TestApp {
 
 async fn ingest(app: &TestApp, events: &[Value], first_sequence: i64) {
     for (n, chunk) in events.chunks(200).enumerate() {
-        let (status, body) = app.invoke(batch(chunk, "0", first_sequence + (n * 200) as i64)).await;
+        let (status, body) = app
+            .invoke(batch(chunk, "0", first_sequence + (n * 200) as i64))
+            .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["ReturnValue"]["rejected"], 0, "{body}");
     }
@@ -210,9 +305,14 @@ async fn every_aggregate_kind_matches_an_independent_fold_over_several_window_si
     ingest(&app, &events, 0).await;
     let engine = engine();
     let mut client = app.db.connect().await;
-    let report = store::close_due_windows(&mut client, "2026-11-25T12:00:00Z".parse().unwrap(), &engine.windows, &engine.rules)
-        .await
-        .unwrap();
+    let report = store::close_due_windows(
+        &mut client,
+        "2026-11-25T12:00:00Z".parse().unwrap(),
+        &engine.windows,
+        &engine.rules,
+    )
+    .await
+    .unwrap();
     assert_eq!(report.remaining, 0);
     assert_close(&actual(&db).await, &expected(&events));
     let versions: BTreeSet<String> = db
@@ -234,14 +334,21 @@ async fn late_data_bumps_the_revision_of_the_rule_windows_it_lands_in() {
     let engine = engine();
     let mut client = app.db.connect().await;
     let now: DateTime<Utc> = "2026-11-25T12:00:00Z".parse().unwrap();
-    store::close_due_windows(&mut client, now, &engine.windows, &engine.rules).await.unwrap();
+    store::close_due_windows(&mut client, now, &engine.windows, &engine.rules)
+        .await
+        .unwrap();
     let mut late = generate(13, 1, "2026-11-25T09:20:00Z".parse().unwrap(), 1);
     late[0]["payment_type"] = json!("card");
     ingest(&app, &late, 10_000).await;
     events.extend(late);
-    store::close_due_windows(&mut client, now + TimeDelta::minutes(5), &engine.windows, &engine.rules)
-        .await
-        .unwrap();
+    store::close_due_windows(
+        &mut client,
+        now + TimeDelta::minutes(5),
+        &engine.windows,
+        &engine.rules,
+    )
+    .await
+    .unwrap();
     assert_close(&actual(&db).await, &expected(&events));
     let revision = |rule: &str, start: &str| {
         let db = &db;
@@ -258,7 +365,13 @@ async fn late_data_bumps_the_revision_of_the_rule_windows_it_lands_in() {
             .collect::<Vec<_>>()
         }
     };
-    assert_eq!(revision("card_decline_rate", "2026-11-25T09:15:00Z").await, [2]);
+    assert_eq!(
+        revision("card_decline_rate", "2026-11-25T09:15:00Z").await,
+        [2]
+    );
     assert_eq!(revision("p95_ticket", "2026-11-25T09:00:00Z").await, [2]);
-    assert_eq!(revision("card_decline_rate", "2026-11-25T09:30:00Z").await, [1]);
+    assert_eq!(
+        revision("card_decline_rate", "2026-11-25T09:30:00Z").await,
+        [1]
+    );
 }
