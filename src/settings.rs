@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use serde::Deserialize;
 
 use crate::engine::WindowPolicy;
+use crate::engine::clustering::ClusteringPolicy;
 use crate::engine::rules::{self, Rule, RuleError, RuleSpec};
 use crate::engine::windows::FIVE_MINUTES;
 use crate::ingest::IngestPolicy;
@@ -199,6 +200,7 @@ struct EngineFile {
     windows: WindowPolicy,
     retention: RetentionPolicy,
     rules: Vec<RuleSpec>,
+    clustering: ClusteringPolicy,
 }
 
 /// The engine's validated settings.
@@ -212,6 +214,8 @@ pub struct EngineConfig {
     pub retention: RetentionPolicy,
     /// Rule-based metrics for `dynamic_metrics`.
     pub rules: Vec<Rule>,
+    /// Merchant segmentation.
+    pub clustering: ClusteringPolicy,
 }
 
 impl EngineConfig {
@@ -302,6 +306,7 @@ impl EngineConfig {
             windows: file.windows,
             retention: file.retention,
             rules,
+            clustering: file.clustering,
         };
         config.settle(path)?;
         Ok(config)
@@ -314,6 +319,7 @@ impl EngineConfig {
             path: path.to_owned(),
             message,
         };
+        self.clustering.validate().map_err(&invalid)?;
         if self.windows.windows_per_chunk == 0 {
             return Err(invalid(
                 "windows.windows_per_chunk must be at least 1".into(),

@@ -2,6 +2,7 @@
 //! is closed, and the rule language of `dynamic_metrics`. The SQL that computes the metrics lives in [`crate::store`]; this module is
 //! free of I/O.
 
+pub mod clustering;
 pub mod rules;
 pub mod windows;
 

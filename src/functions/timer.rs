@@ -95,6 +95,7 @@ async fn handle(state: AppState, body: Bytes) -> Result<Json<InvocationResponse>
     let mut client = state.pool.get().await.map_err(StoreError::from)?;
     let partitions = store::maintain_partitions(&mut client, now, &engine.retention).await?;
     let report = store::close_due_windows(&mut client, now, &engine.windows, &engine.rules).await?;
+    let clusters = store::cluster_merchants(&mut client, now, &engine.clustering).await?;
     let summary = format!(
         "closed {} windows, recomputed {}, wrote {} payment_metrics_5m and {} dynamic_metrics rows, {} due windows remain",
         report.closed, report.recomputed, report.rows, report.rule_rows, report.remaining
@@ -129,6 +130,9 @@ async fn handle(state: AppState, body: Bytes) -> Result<Json<InvocationResponse>
             "rule_rows_written": report.rule_rows,
             "windows_remaining": report.remaining,
             "partitions_dropped": partitions.dropped,
+            "cluster_run_id": clusters.run_id,
+            "merchants_clustered": clusters.merchants,
+            "merchant_outliers": clusters.outliers,
         }),
     )))
 }

@@ -4,6 +4,7 @@
 //! transaction) so callers choose pooling and tests choose their own database.
 
 mod batches;
+mod clusters;
 mod migrations;
 mod windows;
 
@@ -15,6 +16,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 pub use batches::{BatchContext, StoredBatch, store_batch, store_envelope_invalid};
+pub use clusters::{ClusterReport, cluster_merchants};
 pub use migrations::{
     MIGRATIONS, Migration, SchemaStatus, apply as migrations_apply, check_schema, migrate,
 };

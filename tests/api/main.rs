@@ -1,5 +1,6 @@
 //! Integration tests against a real PostgreSQL, one fresh database per test.
 
+mod clusters;
 mod helpers;
 mod ingest;
 mod migrations;

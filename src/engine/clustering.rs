@@ -1,0 +1,418 @@
+//! Merchant segmentation: k-means (k-means++ initialisation, `linfa-clustering`) over
+//! behaviour features of the merchants active in a trailing period, with stable cluster
+//! ids from one run to the next and distance-based outliers.
+
+use linfa::prelude::*;
+use linfa_clustering::{KMeans, KMeansInit};
+use ndarray::{Array1, Array2};
+use rand_xoshiro::Xoshiro256Plus;
+use rand_xoshiro::rand_core::SeedableRng;
+use serde::Deserialize;
+
+/// A behaviour feature of a merchant over the period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    /// Transactions in the period, on a log scale (ln(1 + n)), so a few giants do not
+    /// flatten everyone else.
+    Volume,
+    /// Average ticket relative to the average of its currency in the period (1.0 is a
+    /// typical ticket), so currencies compare.
+    AvgTicket,
+    /// Share of transactions declined.
+    DeclineRate,
+    /// Share of transactions refunded.
+    RefundRate,
+    /// Share of transactions labelled fraud.
+    FraudRate,
+}
+
+impl Feature {
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Volume => "volume",
+            Self::AvgTicket => "avg_ticket",
+            Self::DeclineRate => "decline_rate",
+            Self::RefundRate => "refund_rate",
+            Self::FraudRate => "fraud_rate",
+        }
+    }
+}
+
+/// The `clustering` section of the engine settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusteringPolicy {
+    /// Run after each window close.
+    pub enabled: bool,
+    /// Number of clusters.
+    pub k: usize,
+    /// Trailing period of activity that defines a merchant's behaviour.
+    #[serde(with = "crate::settings::duration")]
+    pub period: std::time::Duration,
+    /// Features, scaled to zero mean and unit variance before clustering.
+    pub features: Vec<Feature>,
+    /// Merchants whose distance to their centroid is above this quantile of all
+    /// distances are flagged as outliers.
+    pub outlier_quantile: f64,
+    /// Seed of the k-means++ initialisation: same data and seed, same clusters.
+    pub seed: u64,
+}
+
+impl Default for ClusteringPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            k: 4,
+            period: std::time::Duration::from_secs(3600),
+            features: vec![
+                Feature::Volume,
+                Feature::AvgTicket,
+                Feature::DeclineRate,
+                Feature::RefundRate,
+            ],
+            outlier_quantile: 0.95,
+            seed: 42,
+        }
+    }
+}
+
+impl ClusteringPolicy {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// A sentence naming the key and the fix.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.k < 2 {
+            return Err("clustering.k must be at least 2".into());
+        }
+        if self.features.is_empty() {
+            return Err("clustering.features must name at least one feature".into());
+        }
+        if !(0.0..1.0).contains(&self.outlier_quantile) {
+            return Err("clustering.outlier_quantile must be in [0, 1), e.g. 0.95".into());
+        }
+        if self.period.is_zero() {
+            return Err("clustering.period must be longer than zero, e.g. 1h".into());
+        }
+        Ok(())
+    }
+}
+
+/// One merchant's raw feature values, in the policy's feature order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MerchantFeatures {
+    /// The merchant.
+    pub merchant_id: String,
+    /// Raw values.
+    pub values: Vec<f64>,
+}
+
+/// A cluster of a previous run: its id and raw centroid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Centroid {
+    /// Stable id.
+    pub cluster_id: i32,
+    /// Centroid in raw feature units.
+    pub values: Vec<f64>,
+    /// Merchants in it.
+    pub size: usize,
+}
+
+/// A merchant's place in the segmentation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    /// The merchant.
+    pub merchant_id: String,
+    /// Its cluster's stable id.
+    pub cluster_id: i32,
+    /// Euclidean distance to the centroid, in scaled units.
+    pub distance: f64,
+    /// Its leave-one-out distance (to the rest of its cluster, or to the nearest other
+    /// cluster when it is alone) is above the outlier quantile of all merchants'.
+    pub is_outlier: bool,
+}
+
+/// The result of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segmentation {
+    /// Every merchant, in input order.
+    pub assignments: Vec<Assignment>,
+    /// Clusters with their raw centroids and sizes, by id.
+    pub centroids: Vec<Centroid>,
+}
+
+/// Clusters merchants; `None` when there are fewer merchants than clusters.
+pub fn segment(
+    merchants: &[MerchantFeatures],
+    policy: &ClusteringPolicy,
+    previous: &[Centroid],
+) -> Option<Segmentation> {
+    let n = merchants.len();
+    let dims = policy.features.len();
+    if n < policy.k {
+        return None;
+    }
+    // Scale each feature to zero mean and unit variance (constant features to zero).
+    let raw = Array2::from_shape_fn((n, dims), |(i, j)| merchants[i].values[j]);
+    let mean: Vec<f64> = (0..dims)
+        .map(|j| raw.column(j).mean().unwrap_or(0.0))
+        .collect();
+    let std: Vec<f64> = (0..dims).map(|j| raw.column(j).std(0.0)).collect();
+    let scale = |j: usize, v: f64| {
+        if std[j] > 0.0 {
+            (v - mean[j]) / std[j]
+        } else {
+            0.0
+        }
+    };
+    let scaled = Array2::from_shape_fn((n, dims), |(i, j)| scale(j, raw[[i, j]]));
+
+    let dataset = DatasetBase::from(scaled.clone());
+    let model = KMeans::params_with_rng(policy.k, Xoshiro256Plus::seed_from_u64(policy.seed))
+        .init_method(KMeansInit::KMeansPlusPlus)
+        .n_runs(10)
+        .max_n_iterations(300)
+        .tolerance(1e-6)
+        .fit(&dataset)
+        .ok()?;
+    let labels: Array1<usize> = model.predict(&scaled);
+    let centers = model.centroids();
+
+    // Stable ids: pair new centroids with the previous run's (rescaled to this run's
+    // units), nearest pairs first; new clusters get ids not used before.
+    let previous_scaled: Vec<(i32, Vec<f64>)> = previous
+        .iter()
+        .filter(|c| c.values.len() == dims)
+        .map(|c| {
+            (
+                c.cluster_id,
+                c.values
+                    .iter()
+                    .enumerate()
+                    .map(|(j, v)| scale(j, *v))
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
+    for new in 0..policy.k {
+        for (old, (_, values)) in previous_scaled.iter().enumerate() {
+            pairs.push((
+                distance(centers.row(new).as_slice().unwrap_or(&[]), values),
+                new,
+                old,
+            ));
+        }
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut ids: Vec<Option<i32>> = vec![None; policy.k];
+    let mut taken = vec![false; previous_scaled.len()];
+    for (_, new, old) in pairs {
+        if ids[new].is_none() && !taken[old] {
+            ids[new] = Some(previous_scaled[old].0);
+            taken[old] = true;
+        }
+    }
+    // Unmatched clusters (all of them on a first run) are numbered in order of their
+    // centroids, so the numbering does not depend on k-means' internal order.
+    let mut unmatched: Vec<usize> = (0..policy.k).filter(|c| ids[*c].is_none()).collect();
+    unmatched.sort_by(|a, b| {
+        let (ra, rb) = (centers.row(*a), centers.row(*b));
+        ra.iter()
+            .zip(rb.iter())
+            .map(|(x, y)| x.total_cmp(y))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let first_free = previous.iter().map(|c| c.cluster_id + 1).max().unwrap_or(0);
+    for (id, c) in (first_free..).zip(unmatched) {
+        ids[c] = Some(id);
+    }
+
+    let distances: Vec<f64> = (0..n)
+        .map(|i| {
+            distance(
+                scaled.row(i).as_slice().unwrap_or(&[]),
+                centers.row(labels[i]).as_slice().unwrap_or(&[]),
+            )
+        })
+        .collect();
+    // Outliers are judged by the leave-one-out distance: to the centroid of the rest of
+    // the merchant's cluster, or, for a merchant alone in its cluster (k-means gladly
+    // gives a far-off point its own cluster), to the nearest other centroid.
+    let sizes: Vec<usize> = (0..policy.k)
+        .map(|c| labels.iter().filter(|l| **l == c).count())
+        .collect();
+    let scores: Vec<f64> = (0..n)
+        .map(|i| {
+            let own = labels[i];
+            match sizes[own] {
+                1 => (0..policy.k)
+                    .filter(|c| *c != own)
+                    .map(|c| {
+                        distance(
+                            scaled.row(i).as_slice().unwrap_or(&[]),
+                            centers.row(c).as_slice().unwrap_or(&[]),
+                        )
+                    })
+                    .fold(f64::INFINITY, f64::min),
+                size => distances[i] * size as f64 / (size - 1) as f64,
+            }
+        })
+        .collect();
+    let threshold = quantile(&scores, policy.outlier_quantile);
+    let assignments = merchants
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Assignment {
+            merchant_id: m.merchant_id.clone(),
+            cluster_id: ids[labels[i]].expect("every cluster has an id"),
+            distance: distances[i],
+            is_outlier: scores[i] > threshold,
+        })
+        .collect();
+    let mut centroids: Vec<Centroid> = (0..policy.k)
+        .map(|c| Centroid {
+            cluster_id: ids[c].expect("every cluster has an id"),
+            values: (0..dims)
+                .map(|j| {
+                    let v = centers[[c, j]];
+                    if std[j] > 0.0 {
+                        v * std[j] + mean[j]
+                    } else {
+                        mean[j]
+                    }
+                })
+                .collect(),
+            size: sizes[c],
+        })
+        .collect();
+    centroids.sort_by_key(|c| c.cluster_id);
+    Some(Segmentation {
+        assignments,
+        centroids,
+    })
+}
+
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Linear-interpolation quantile (`percentile_cont`).
+fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let position = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (position.floor() as usize, position.ceil() as usize);
+    sorted[lo] + (position - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three planted groups of ten merchants and one far-off merchant.
+    fn planted(shift: f64) -> Vec<MerchantFeatures> {
+        let groups = [
+            [5.0, 0.5, 0.02, 0.01],
+            [2.0, 3.0, 0.05, 0.02],
+            [3.5, 1.0, 0.40, 0.10],
+        ];
+        let mut merchants = Vec::new();
+        for (g, center) in groups.iter().enumerate() {
+            for i in 0..10 {
+                let jitter = ((i as f64 * 7.3 + g as f64).sin()) * 0.05 + shift;
+                merchants.push(MerchantFeatures {
+                    merchant_id: format!("g{g}-m{i}"),
+                    values: center.iter().map(|v| v * (1.0 + jitter)).collect(),
+                });
+            }
+        }
+        merchants.push(MerchantFeatures {
+            merchant_id: "outlier".into(),
+            values: vec![3.5, 9.0, 0.9, 0.6],
+        });
+        merchants
+    }
+
+    fn policy() -> ClusteringPolicy {
+        ClusteringPolicy {
+            k: 3,
+            ..ClusteringPolicy::default()
+        }
+    }
+
+    #[test]
+    fn a_merchant_alone_in_its_cluster_is_still_an_outlier() {
+        let result = segment(&planted(0.0), &ClusteringPolicy { k: 4, ..policy() }, &[]).unwrap();
+        let outlier = result
+            .assignments
+            .iter()
+            .find(|a| a.merchant_id == "outlier")
+            .unwrap();
+        assert!(outlier.is_outlier);
+    }
+
+    #[test]
+    fn planted_groups_are_found_and_the_outlier_flagged() {
+        let result = segment(&planted(0.0), &policy(), &[]).unwrap();
+        for g in 0..3 {
+            let ids: std::collections::BTreeSet<i32> = result
+                .assignments
+                .iter()
+                .filter(|a| a.merchant_id.starts_with(&format!("g{g}-")))
+                .map(|a| a.cluster_id)
+                .collect();
+            assert_eq!(ids.len(), 1, "group {g} split: {ids:?}");
+        }
+        let outliers: Vec<&str> = result
+            .assignments
+            .iter()
+            .filter(|a| a.is_outlier)
+            .map(|a| a.merchant_id.as_str())
+            .collect();
+        assert!(outliers.contains(&"outlier"), "{outliers:?}");
+        assert_eq!(result.centroids.iter().map(|c| c.size).sum::<usize>(), 31);
+    }
+
+    #[test]
+    fn the_same_data_and_seed_give_the_same_result() {
+        assert_eq!(
+            segment(&planted(0.0), &policy(), &[]),
+            segment(&planted(0.0), &policy(), &[])
+        );
+    }
+
+    #[test]
+    fn cluster_ids_follow_their_groups_from_run_to_run() {
+        let first = segment(&planted(0.0), &policy(), &[]).unwrap();
+        // The data drift a little and k-means may number its clusters differently; the
+        // stable ids must not care.
+        let second = segment(
+            &planted(0.03),
+            &ClusteringPolicy {
+                seed: 7,
+                ..policy()
+            },
+            &first.centroids,
+        )
+        .unwrap();
+        for (a, b) in first.assignments.iter().zip(&second.assignments) {
+            assert_eq!(a.cluster_id, b.cluster_id, "{}", a.merchant_id);
+        }
+    }
+
+    #[test]
+    fn fewer_merchants_than_clusters_is_no_run() {
+        assert!(segment(&planted(0.0)[..2], &policy(), &[]).is_none());
+    }
+}
