@@ -113,6 +113,8 @@ async fn bench_store() {
         PoolSettings {
             max_size: 4,
             timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(300),
+            lock_timeout: Duration::from_secs(30),
         },
     )
     .unwrap();

@@ -71,10 +71,15 @@ async fn serve() -> anyhow::Result<()> {
     let pool = store::pool(settings.database_url.expose(), settings.pool)?;
 
     // Refuse to serve against an old schema; if the database is unreachable, serve anyway:
-    // invocations then fail with 503 and the host retries them until it is back.
+    // every invocation checks the schema first until it has been found recent enough, and
+    // fails (to be retried by the host) until the database is back and migrated.
+    let schema_checked = Arc::new(tokio::sync::OnceCell::new());
     match pool.get().await {
         Ok(client) => match store::check_schema(&**client).await {
-            Ok(status) => info!(schema_version = status.current, "database schema checked"),
+            Ok(status) => {
+                info!(schema_version = status.current, "database schema checked");
+                let _ = schema_checked.set(());
+            }
             Err(e @ store::StoreError::SchemaTooOld { .. }) => bail!(e),
             Err(e) => warn!(error = %e, "could not check the database schema"),
         },
@@ -92,6 +97,7 @@ async fn serve() -> anyhow::Result<()> {
         pool,
         engine: Arc::new(engine),
         max_body_bytes: settings.max_body_bytes,
+        schema_checked,
     };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())

@@ -107,10 +107,13 @@ pub struct HandlerSettings {
     /// Whether `PAYMETRICS_CONFIG` was set: a missing file is then an error, while a
     /// missing default file means built-in defaults.
     pub engine_config_explicit: bool,
-    /// `PAYMETRICS_DB_POOL_SIZE` (default 8) and `PAYMETRICS_DB_TIMEOUT` (default 10s).
+    /// `PAYMETRICS_DB_POOL_SIZE` (default 8), `PAYMETRICS_DB_TIMEOUT` (10s),
+    /// `PAYMETRICS_DB_STATEMENT_TIMEOUT` (5m) and `PAYMETRICS_DB_LOCK_TIMEOUT` (30s).
     pub pool: PoolSettings,
-    /// `PAYMETRICS_MAX_BODY_BYTES` (default 100 MiB): the largest invocation body
-    /// accepted. Keep it above the host's `maxEventBatchSize` times the largest event.
+    /// `PAYMETRICS_MAX_BODY_BYTES` (default 256 MiB): the largest invocation body
+    /// accepted. It must stay above `maxEventBatchSize` (host.json, 100) times the largest
+    /// event (1 MiB on Event Hubs) times 4/3 for base64, or a batch could never be
+    /// delivered.
     pub max_body_bytes: usize,
 }
 
@@ -149,14 +152,17 @@ impl HandlerSettings {
                 expected: "at least 1",
             });
         }
-        let timeout = match get("PAYMETRICS_DB_TIMEOUT") {
-            None => Duration::from_secs(10),
+        let duration = |name: &'static str, default: u64| match get(name) {
+            None => Ok(Duration::from_secs(default)),
             Some(text) => humantime::parse_duration(&text).map_err(|_| SettingsError::Invalid {
-                name: "PAYMETRICS_DB_TIMEOUT",
+                name,
                 value: text,
                 expected: "a duration such as 10s",
-            })?,
+            }),
         };
+        let timeout = duration("PAYMETRICS_DB_TIMEOUT", 10)?;
+        let statement_timeout = duration("PAYMETRICS_DB_STATEMENT_TIMEOUT", 300)?;
+        let lock_timeout = duration("PAYMETRICS_DB_LOCK_TIMEOUT", 30)?;
         Ok(Self {
             database_url: Secret::new(database_url),
             port,
@@ -164,11 +170,16 @@ impl HandlerSettings {
             engine_config: PathBuf::from(
                 engine_config.unwrap_or_else(|| DEFAULT_ENGINE_CONFIG.into()),
             ),
-            pool: PoolSettings { max_size, timeout },
+            pool: PoolSettings {
+                max_size,
+                timeout,
+                statement_timeout,
+                lock_timeout,
+            },
             max_body_bytes: parse(
                 &get,
                 "PAYMETRICS_MAX_BODY_BYTES",
-                100 * 1024 * 1024,
+                256 * 1024 * 1024,
                 "a number of bytes",
             )?,
         })

@@ -6,7 +6,7 @@
 mod money;
 mod transaction;
 
-pub use money::{Currency, Money, MoneyError, parse_decimal};
+pub use money::{Currency, DecimalText, Money, MoneyError, parse_decimal};
 pub use transaction::{
     Channel, Country, Label, PaymentType, Status, Transaction, TransactionId, ValueError,
 };

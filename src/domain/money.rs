@@ -28,12 +28,12 @@ pub enum MoneyError {
     Negative(Decimal),
     /// The amount is implausibly large.
     #[error("{0} is too large (limit 10^15 major units)")]
-    TooLarge(Decimal),
+    TooLarge(String),
     /// More decimals than the currency has minor units.
     #[error("{amount} has {scale} decimals but {currency} allows {allowed}")]
     TooPrecise {
         /// The amount as received.
-        amount: Decimal,
+        amount: String,
         /// Its number of significant decimals.
         scale: u32,
         /// The currency's ISO 4217 code.
@@ -43,22 +43,77 @@ pub enum MoneyError {
     },
 }
 
-/// Parses a decimal number, plain (`12.34`) or scientific (`1.234e1`), without a
-/// currency: what an amount must be before its precision can be judged.
+/// A decimal number read exactly from text: `digits × 10^exponent`, with no leading or
+/// trailing zeros in `digits`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecimalText {
+    negative: bool,
+    digits: String,
+    exponent: i64,
+}
+
+impl DecimalText {
+    /// Decimals the number really has (`10.50` has 1, `1.5e2` has 0).
+    pub fn scale(&self) -> u32 {
+        u32::try_from((-self.exponent).max(0)).unwrap_or(u32::MAX)
+    }
+}
+
+/// Reads a decimal number strictly, plain (`12.34`) or scientific (`1.234e1`): an
+/// optional `-`, digits, an optional fraction, an optional exponent; nothing else (no
+/// `+`, `_`, spaces inside, `NaN`). Nothing is rounded: the digits are kept as written.
 ///
 /// # Errors
-/// [`MoneyError::NotANumber`] for anything else, including a leading `+`.
-pub fn parse_decimal(text: &str) -> Result<Decimal, MoneyError> {
+/// [`MoneyError::NotANumber`] for anything else.
+pub fn parse_decimal(text: &str) -> Result<DecimalText, MoneyError> {
+    let bad = || MoneyError::NotANumber(text.to_owned());
     let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed.starts_with('+') {
-        return Err(MoneyError::NotANumber(text.to_owned()));
-    }
-    let parsed = if trimmed.contains(['e', 'E']) {
-        Decimal::from_scientific(trimmed)
-    } else {
-        trimmed.parse::<Decimal>()
+    let (negative, rest) = match trimmed.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed),
     };
-    parsed.map_err(|_| MoneyError::NotANumber(text.to_owned()))
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(i) => {
+            let exp = &rest[i + 1..];
+            let digits = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+            if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(bad());
+            }
+            (&rest[..i], exp.parse::<i64>().map_err(|_| bad())?)
+        }
+        None => (rest, 0),
+    };
+    let (int_part, frac_part) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (mantissa, ""),
+    };
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int_part.is_empty()
+        || !all_digits(int_part)
+        || !all_digits(frac_part)
+        || (mantissa.contains('.') && frac_part.is_empty())
+    {
+        return Err(bad());
+    }
+    let mut digits = format!("{int_part}{frac_part}");
+    let mut exponent = exponent - frac_part.len() as i64;
+    let trailing = digits.len() - digits.trim_end_matches('0').len();
+    digits.truncate(digits.len() - trailing);
+    exponent += trailing as i64;
+    let digits = digits.trim_start_matches('0').to_owned();
+    if digits.is_empty() {
+        return Ok(DecimalText {
+            negative: false,
+            digits,
+            exponent: 0,
+        });
+    }
+    Ok(DecimalText {
+        negative,
+        digits,
+        exponent,
+    })
 }
 
 /// An ISO 4217 currency that has minor units.
@@ -131,12 +186,12 @@ impl Money {
             return Err(MoneyError::Negative(amount));
         }
         if amount >= Decimal::from(MAX_MAJOR_EXCLUSIVE) {
-            return Err(MoneyError::TooLarge(amount));
+            return Err(MoneyError::TooLarge(amount.to_string()));
         }
         let scale = amount.normalize().scale();
         if scale > currency.minor_units {
             return Err(MoneyError::TooPrecise {
-                amount,
+                amount: amount.to_string(),
                 scale,
                 currency: currency.code(),
                 allowed: currency.minor_units,
@@ -147,12 +202,45 @@ impl Money {
         Ok(Self { amount, currency })
     }
 
-    /// Parses a decimal string in major units, plain or in scientific notation.
+    /// Parses a decimal string in major units, plain or in scientific notation, exactly:
+    /// more decimals than the currency has is [`MoneyError::TooPrecise`] however many
+    /// there are, never a rounding.
     ///
     /// # Errors
     /// [`MoneyError::NotANumber`] and everything [`Money::from_major`] refuses.
     pub fn parse_major(text: &str, currency: Currency) -> Result<Self, MoneyError> {
-        Self::from_major(parse_decimal(text)?, currency)
+        let parsed = parse_decimal(text)?;
+        if parsed.scale() > currency.minor_units {
+            return Err(MoneyError::TooPrecise {
+                amount: text.trim().to_owned(),
+                scale: parsed.scale(),
+                currency: currency.code(),
+                allowed: currency.minor_units,
+            });
+        }
+        // An integer count of minor units now; its size bounds the amount.
+        let shift = parsed.exponent + i64::from(currency.minor_units);
+        if parsed.digits.len() as i64 + shift > 20 {
+            return Err(MoneyError::TooLarge(text.trim().to_owned()));
+        }
+        let mut minor: i128 = if parsed.digits.is_empty() {
+            0
+        } else {
+            parsed
+                .digits
+                .parse()
+                .map_err(|_| MoneyError::NotANumber(text.to_owned()))?
+        };
+        for _ in 0..shift {
+            minor *= 10;
+        }
+        if parsed.negative {
+            minor = -minor;
+        }
+        Self::from_major(
+            Decimal::from_i128_with_scale(minor, currency.minor_units),
+            currency,
+        )
     }
 
     /// An amount in integer minor units (`1234` USD cents is `12.34` USD).
@@ -232,8 +320,40 @@ mod tests {
     }
 
     #[test]
+    fn precision_beyond_decimal_limits_is_refused_not_rounded() {
+        for text in [
+            "0.99999999999999999999999999999",
+            "10.00000000000000000000000000001",
+            "42.100000000000000000000000000000001",
+            "1e-40",
+        ] {
+            assert!(
+                matches!(
+                    Money::parse_major(text, usd()),
+                    Err(MoneyError::TooPrecise { .. })
+                ),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            Money::parse_major("10.000000000000000000000000000000", usd())
+                .unwrap()
+                .amount()
+                .to_string(),
+            "10.00"
+        );
+        assert!(matches!(
+            Money::parse_major("1e40", usd()),
+            Err(MoneyError::TooLarge(_))
+        ));
+    }
+
+    #[test]
     fn garbage_negative_and_huge_amounts_are_refused() {
-        for bad in ["", "abc", "1,5", "NaN", "+5", "--1", "1e"] {
+        for bad in [
+            "", "abc", "1,5", "NaN", "+5", "--1", "1e", "1_000.01", "1.", ".5", "1 000", "0x10",
+            "1e+",
+        ] {
             assert!(
                 matches!(
                     Money::parse_major(bad, usd()),
@@ -271,6 +391,36 @@ mod tests {
             prop_assert_eq!(money.amount().scale(), exp);
             let reparsed = Money::parse_major(&money.amount().to_string(), currency).unwrap();
             prop_assert_eq!(reparsed, money);
+        }
+
+        #[test]
+        fn decimal_text_is_accepted_exactly_when_its_decimals_fit(
+            int in "[0-9]{1,12}",
+            frac in "[0-9]{0,40}",
+            junk in proptest::option::of("[_+,a-df-z]"),
+        ) {
+            let text = match (&junk, frac.is_empty()) {
+                (Some(j), _) => format!("{int}{j}{frac}"),
+                (None, true) => int.clone(),
+                (None, false) => format!("{int}.{frac}"),
+            };
+            let result = Money::parse_major(&text, usd());
+            if junk.is_some() {
+                prop_assert!(result.is_err());
+            } else {
+                let significant = frac.trim_end_matches('0').len();
+                let large = int.trim_start_matches('0').len() > 15;
+                match result {
+                    Ok(money) => {
+                        prop_assert!(significant <= 2 && !large);
+                        let expected = format!("{}.{:0<2}", int.trim_start_matches('0').parse::<u128>().unwrap_or(0), &frac.trim_end_matches('0'));
+                        prop_assert_eq!(money.amount().to_string(), expected);
+                    }
+                    Err(MoneyError::TooPrecise { .. }) => prop_assert!(significant > 2),
+                    Err(MoneyError::TooLarge(_)) => prop_assert!(large),
+                    Err(other) => prop_assert!(false, "{other}"),
+                }
+            }
         }
 
         #[test]

@@ -63,7 +63,7 @@ async fn handle(
         now: Utc::now(),
         window_widths: engine.window_widths(),
     };
-    let mut client = state.pool.get().await.map_err(store::StoreError::from)?;
+    let mut client = state.client().await?;
 
     let invocation = match Invocation::parse(&bytes) {
         Ok(invocation) => invocation,

@@ -34,6 +34,24 @@ pub struct AppState {
     pub engine: Arc<EngineHandle>,
     /// Largest accepted invocation body in bytes.
     pub max_body_bytes: usize,
+    /// Set once the database schema was found recent enough. Until then every invocation
+    /// checks it first (the database may have been down at start-up).
+    pub schema_checked: Arc<tokio::sync::OnceCell<()>>,
+}
+
+impl AppState {
+    /// A database connection, after making sure (once) that the schema is recent enough.
+    ///
+    /// # Errors
+    /// [`StoreError::SchemaTooOld`] (the invocation fails and is retried after
+    /// `handler migrate`), or any error getting a connection.
+    pub async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        let client = self.pool.get().await?;
+        self.schema_checked
+            .get_or_try_init(|| async { crate::store::check_schema(&**client).await.map(|_| ()) })
+            .await?;
+        Ok(client)
+    }
 }
 
 /// The handler's routes: `GET /` (readiness) and one `POST` per function folder:

@@ -15,7 +15,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use super::event_hub::INVOCATION_ID_HEADER;
 use super::{AppState, FunctionError, InvocationResponse, error_chain};
-use crate::store::{self, StoreError};
+use crate::store;
 
 /// What the handler reads of the host's timer invocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,7 +92,7 @@ async fn handle(state: AppState, body: Bytes) -> Result<Json<InvocationResponse>
         warn!("the timer is past due: scheduled runs were missed");
     }
     let engine = state.engine.current();
-    let mut client = state.pool.get().await.map_err(StoreError::from)?;
+    let mut client = state.client().await?;
     let partitions = store::maintain_partitions(&mut client, now, &engine.retention).await?;
     let report = store::close_due_windows(&mut client, now, &engine.windows, &engine.rules).await?;
     let clusters = store::cluster_merchants(&mut client, now, &engine.clustering).await?;

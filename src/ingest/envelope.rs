@@ -136,6 +136,12 @@ impl Invocation {
             .unwrap_or(&empty);
 
         let items = unwrap_trigger(name, value)?;
+        // dataType binary: every item is base64. Only then is an item that does not decode
+        // to JSON kept as base64; otherwise a text item is kept exactly as received.
+        let binary = !items.is_empty()
+            && items
+                .iter()
+                .all(|item| item.as_str().is_some_and(|t| decode_base64(t).is_some()));
         let partition_id = partition_id(metadata);
         let single = items.len() == 1;
         let sequence = metadata_array(metadata, "SequenceNumberArray");
@@ -170,7 +176,7 @@ impl Invocation {
                     "EnqueuedTimeUtc",
                     &["x-opt-enqueued-time", "EnqueuedTimeUtc"],
                 );
-                let (raw, parsed) = decode_event(item);
+                let (raw, parsed) = decode_event(item, binary);
                 RawEvent {
                     raw,
                     parsed,
@@ -231,24 +237,37 @@ fn unwrap_trigger(name: &str, value: &Value) -> Result<Vec<Value>, EnvelopeError
     }
 }
 
-/// One item of the batch: text as sent, or base64 of a binary body, or a JSON value.
-fn decode_event(item: Value) -> (RawText, Result<Value, String>) {
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || trimmed.starts_with(['{', '[', '"']) {
+        return None;
+    }
+    BASE64.decode(trimmed).ok()
+}
+
+/// One item of the batch: an event's text, its bytes in base64 (`dataType: binary`), or
+/// a JSON value. A text item that happens to be valid base64 is decoded only when the
+/// result is JSON, or when the whole batch is binary.
+fn decode_event(item: Value, binary: bool) -> (RawText, Result<Value, String>) {
     match item {
         Value::String(text) => {
-            let looks_like_json = text.trim_start().starts_with(['{', '[', '"']);
-            if !looks_like_json
-                && !text.is_empty()
-                && let Ok(bytes) = BASE64.decode(text.trim())
-            {
-                let raw = RawText::from_bytes(&bytes);
-                let parsed = match &raw {
-                    RawText::Utf8(decoded) => parse_event_json(decoded),
-                    RawText::Base64(_) => Err(
-                        "the binary event body is not UTF-8 text (kept as base64 in raw)"
-                            .to_owned(),
-                    ),
-                };
-                return (raw, parsed);
+            if let Some(bytes) = decode_base64(&text) {
+                let decoded = RawText::from_bytes(&bytes);
+                if let RawText::Utf8(decoded_text) = &decoded
+                    && let Ok(json) = serde_json::from_str::<Value>(decoded_text)
+                {
+                    return (decoded, Ok(json));
+                }
+                if binary {
+                    let parsed = match &decoded {
+                        RawText::Utf8(decoded_text) => parse_event_json(decoded_text),
+                        RawText::Base64(_) => Err(
+                            "the binary event body is not UTF-8 text (kept as base64 in raw)"
+                                .to_owned(),
+                        ),
+                    };
+                    return (decoded, parsed);
+                }
             }
             let parsed = parse_event_json(&text);
             (RawText::from_text(&text), parsed)
@@ -411,6 +430,17 @@ mod tests {
         );
         assert_eq!(invocation.events[1].raw.as_str(), "not json at all");
         assert!(invocation.events[1].parsed.is_err());
+    }
+
+    #[test]
+    fn text_events_that_happen_to_be_base64_are_kept_as_received() {
+        let invocation = Invocation::parse(&body(
+            json!({"Data": {"events": ["SGVsbG8=", "test", "{\"a\":1}"]}}),
+        ))
+        .unwrap();
+        assert_eq!(invocation.events[0].raw, RawText::Utf8("SGVsbG8=".into()));
+        assert_eq!(invocation.events[1].raw, RawText::Utf8("test".into()));
+        assert!(invocation.events[0].parsed.is_err());
     }
 
     #[test]

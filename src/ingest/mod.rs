@@ -206,6 +206,10 @@ pub struct PreparedBatch {
 }
 
 /// Validates every event of an invocation, reading the clock only through `now`.
+///
+/// Event times are judged against the event's `enqueued_at` when the host gave one, and
+/// against `now` otherwise: a redelivery of the same event then gets the same verdict
+/// however much later it comes.
 pub fn prepare(events: Vec<RawEvent>, now: DateTime<Utc>, policy: &IngestPolicy) -> PreparedBatch {
     let mut batch = PreparedBatch {
         received: events.len(),
@@ -213,7 +217,7 @@ pub fn prepare(events: Vec<RawEvent>, now: DateTime<Utc>, policy: &IngestPolicy)
     };
     for event in events {
         let normalized = match &event.parsed {
-            Ok(json) => normalize(json, now, policy),
+            Ok(json) => normalize(json, event.lineage.enqueued_at.unwrap_or(now), policy),
             Err(message) => Err(Rejection {
                 reason: RejectReason::MalformedJson,
                 detail: message.clone(),

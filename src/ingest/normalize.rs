@@ -222,12 +222,15 @@ impl Event<'_> {
                 return None;
             }
         };
-        let amount = parse_decimal(&text)
-            .map_err(|e| self.money_problem(field, e))
-            .ok()?;
-        // Without a valid currency the precision cannot be judged; the currency's own
-        // problem is already reported.
-        Money::from_major(amount, currency?)
+        let Some(currency) = currency else {
+            // Without a valid currency the precision cannot be judged (the currency's own
+            // problem is already reported), but a non-number is still named.
+            if let Err(e) = parse_decimal(&text) {
+                self.money_problem(field, e);
+            }
+            return None;
+        };
+        Money::parse_major(&text, currency)
             .map_err(|e| self.money_problem(field, e))
             .ok()
     }
@@ -354,7 +357,8 @@ impl Event<'_> {
     }
 }
 
-/// Validates and normalizes one event.
+/// Validates and normalizes one event. `now` is the instant event times are judged
+/// against (the event's enqueued time when known, see [`super::prepare`]).
 ///
 /// # Errors
 /// A [`Rejection`] whose `detail` names every offending field and why.

@@ -116,6 +116,11 @@ pub struct PoolSettings {
     /// How long a request waits for a connection, including connecting, before it gives
     /// up (and the host retries the invocation).
     pub timeout: Duration,
+    /// Longest a statement may run (`statement_timeout`), so a stuck query fails the
+    /// invocation (to be retried) instead of holding a connection forever.
+    pub statement_timeout: Duration,
+    /// Longest a statement waits for a lock (`lock_timeout`).
+    pub lock_timeout: Duration,
 }
 
 /// Builds a connection pool. No connection is made until one is needed.
@@ -130,6 +135,13 @@ pub fn pool(database_url: &str, limits: PoolSettings) -> Result<Pool, StoreError
     }
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(limits.timeout);
+    }
+    if config.get_options().is_none() {
+        config.options(format!(
+            "-c statement_timeout={} -c lock_timeout={}",
+            limits.statement_timeout.as_millis(),
+            limits.lock_timeout.as_millis()
+        ));
     }
     let manager = Manager::from_config(
         config,

@@ -130,6 +130,8 @@ impl TestApp {
             PoolSettings {
                 max_size: 4,
                 timeout: Duration::from_secs(2),
+                statement_timeout: Duration::from_secs(30),
+                lock_timeout: Duration::from_secs(5),
             },
         )
         .unwrap();
@@ -137,6 +139,7 @@ impl TestApp {
             pool,
             engine: Arc::new(EngineHandle::fixed(engine)),
             max_body_bytes,
+            schema_checked: Arc::default(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();

@@ -483,3 +483,106 @@ async fn events_spanning_several_days_land_in_their_day_partitions() {
         ]
     );
 }
+
+#[tokio::test]
+async fn event_times_are_judged_against_the_enqueued_time_so_redeliveries_agree() {
+    let app = TestApp::spawn().await;
+    let db = app.db.connect().await;
+    // Enqueued long ago; the event claims a time 5 minutes and 1 second after that, which
+    // is past ingest.max_future relative to the enqueued time, though long past by the
+    // wall clock.
+    let mut early = event("e-1", "1.00");
+    early["occurred_at"] = json!("2026-11-25T10:05:01Z");
+    let body = json!({
+        "Data": {"events": serde_json::to_string(&[early.to_string()]).unwrap()},
+        "Metadata": {
+            "SequenceNumberArray": "[7]",
+            "EnqueuedTimeUtcArray": "[\"2026-11-25T10:00:00Z\"]",
+            "TriggerPartitionContext": {"PartitionId": "0"},
+        }
+    })
+    .to_string();
+    let (_, first) = app.invoke(body.clone()).await;
+    assert_eq!(
+        first["ReturnValue"]["rejected_by_reason"]["future_timestamp"], 1,
+        "{first}"
+    );
+    let before = snapshot(&db).await;
+    let (_, second) = app.invoke(body).await;
+    assert_eq!(second["ReturnValue"], first["ReturnValue"]);
+    assert_eq!(snapshot(&db).await, before);
+}
+
+#[tokio::test]
+async fn conflicting_versions_racing_on_two_partitions_keep_exactly_one() {
+    let app = TestApp::spawn().await;
+    let db = app.db.connect().await;
+    let a: Vec<Value> = (0..150)
+        .map(|i| event(&format!("race-{i}"), "1.00"))
+        .collect();
+    let b: Vec<Value> = (0..150)
+        .rev()
+        .map(|i| event(&format!("race-{i}"), "2.00"))
+        .collect();
+    let ((sa, ra), (sb, rb)) =
+        tokio::join!(app.invoke(batch(&a, "0", 1)), app.invoke(batch(&b, "1", 1)));
+    assert_eq!((sa, sb), (200, 200));
+    let accepted = ra["ReturnValue"]["accepted"].as_i64().unwrap()
+        + rb["ReturnValue"]["accepted"].as_i64().unwrap();
+    let conflicts = ra["ReturnValue"]["rejected"].as_i64().unwrap()
+        + rb["ReturnValue"]["rejected"].as_i64().unwrap();
+    assert_eq!((accepted, conflicts), (150, 150));
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM normalized_transactions").await,
+        150
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM rejected_events WHERE reason = 'duplicate_conflict'"
+        )
+        .await,
+        150
+    );
+}
+
+#[tokio::test]
+async fn an_unmigrated_database_fails_invocations_until_it_is_migrated() {
+    let db = TestDb::empty().await;
+    let url = db.url();
+    let app = TestApp::spawn_with(db, &url, EngineConfig::default(), 1 << 20).await;
+    let (status, body) = app.invoke(batch(&[event("s-1", "1.00")], "0", 1)).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("handler migrate"),
+        "{body}"
+    );
+    let mut client = app.db.connect().await;
+    paymetrics::store::migrate(&mut client).await.unwrap();
+    let (status, body) = app.invoke(batch(&[event("s-1", "1.00")], "0", 1)).await;
+    assert_eq!(
+        (status, &body["ReturnValue"]["accepted"]),
+        (200, &json!(1)),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_statement_stuck_on_a_lock_fails_the_invocation_instead_of_hanging() {
+    let app = TestApp::spawn().await;
+    let mut blocker = app.db.connect().await;
+    let tx = blocker.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE transaction_ids IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (status, body) = app.invoke(batch(&[event("l-1", "1.00")], "0", 1)).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    tx.rollback().await.unwrap();
+    let (status, _) = app.invoke(batch(&[event("l-1", "1.00")], "0", 1)).await;
+    assert_eq!(status, 200);
+}
