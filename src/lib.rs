@@ -22,5 +22,6 @@ pub mod engine;
 pub mod functions;
 pub mod ingest;
 pub mod settings;
+pub mod simulator;
 pub mod store;
 pub mod telemetry;

@@ -20,3 +20,13 @@ pub fn init() {
             .init();
     }
 }
+
+/// Human-readable logs on stderr, for command-line tools whose stdout carries data
+/// (the simulator's stdout sink). Level from `RUST_LOG`, default `warn`.
+pub fn init_stderr() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,25 +1,285 @@
-//! `simulator`: generates payment traffic for paymetrics (its own issue brings the
-//! scenarios, generators and sinks; until then it only explains itself).
+//! `simulator`: realistic, reproducible payment traffic for paymetrics.
+#![recursion_limit = "256"]
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-const USAGE: &str = "\
-simulator: payment traffic for paymetrics
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use paymetrics::settings::Secret;
+use paymetrics::simulator::eventhubs::{
+    EntraCredential, EventHubsAuth, EventHubsSink, EventHubsTarget,
+};
+use paymetrics::simulator::run::{RunOptions, run};
+use paymetrics::simulator::scenario::TimeMode;
+use paymetrics::simulator::sinks::{HandlerSink, Sink};
+use paymetrics::simulator::{DEFAULT_SCENARIO, Scenario, check};
+use paymetrics::telemetry;
 
-USAGE:
-    simulator run --config FILE [options]     (not available yet)
-    simulator validate --config FILE          (not available yet)
-    simulator default-config                  (not available yet)
+/// Realistic, reproducible payment traffic for paymetrics.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-The scenario-driven generator is not built yet. To send a sample batch to a running
-handler today, POST a fixture: see README.md.";
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a scenario's traffic and publish it.
+    Run(Box<RunArgs>),
+    /// Check a scenario file and exit.
+    Validate {
+        /// The scenario.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Print the complete, commented default scenario.
+    DefaultConfig,
+    /// Compare payment_metrics_5m in a database with a run's --truth file.
+    Check {
+        /// The truth file written by `run --truth`.
+        #[arg(long)]
+        truth: PathBuf,
+        /// The database (default: DATABASE_URL).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+    },
+}
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    println!("{USAGE}");
-    if args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h") {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
+#[derive(Clone, Copy, ValueEnum)]
+enum SinkKind {
+    Eventhubs,
+    Handler,
+    File,
+    Stdout,
+    Null,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Auth {
+    ConnectionString,
+    ManagedIdentity,
+    WorkloadIdentity,
+    AzureCli,
+    ClientSecret,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The scenario (YAML); without it, the built-in default scenario.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Number of transactions to generate (faults come on top).
+    #[arg(long, conflicts_with = "duration")]
+    count: Option<u64>,
+    /// How long to run in real time (30s, 10m).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+    /// Override the scenario's events per second.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Backfill from this time (RFC 3339); needs --to.
+    #[arg(long, requires = "to")]
+    from: Option<DateTime<Utc>>,
+    /// Backfill up to this time (RFC 3339); needs --from.
+    #[arg(long, requires = "from")]
+    to: Option<DateTime<Utc>>,
+    /// Where events go.
+    #[arg(long, value_enum, default_value = "stdout")]
+    sink: SinkKind,
+    /// The file sink's path (NDJSON).
+    #[arg(long, required_if_eq("sink", "file"))]
+    out: Option<PathBuf>,
+    /// The handler sink's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    target: String,
+    /// Write the expected payment_metrics_5m rows (JSON) here.
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    /// Write the fault manifest (NDJSON) here.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// Event Hubs namespace (`<name>.servicebus.windows.net`).
+    #[arg(long, env = "EVENTHUBS_NAMESPACE")]
+    namespace: Option<String>,
+    /// Event hub name.
+    #[arg(long, env = "EVENTHUBS_HUB", default_value = "payments")]
+    hub: String,
+    /// How to authenticate to Event Hubs; connection-string reads
+    /// EVENTHUBS_CONNECTION_STRING.
+    #[arg(long, value_enum, default_value = "azure-cli")]
+    auth: Auth,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init_stderr();
+    match execute(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
     }
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::DefaultConfig => {
+            print!("{DEFAULT_SCENARIO}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { config } => {
+            let scenario = Scenario::load(&config)?;
+            println!(
+                "{} is valid: {} events/s, {} payment types, {} currencies, {}",
+                config.display(),
+                scenario.rate.events_per_second,
+                scenario.payment_types.len(),
+                scenario.currencies.len(),
+                match scenario.time {
+                    TimeMode::Realtime => "realtime".to_owned(),
+                    TimeMode::Backfill { from, to } => format!("backfill {from} to {to}"),
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check {
+            truth,
+            database_url,
+        } => {
+            let text = std::fs::read_to_string(&truth)
+                .with_context(|| format!("reading {}", truth.display()))?;
+            let rows: Vec<serde_json::Value> = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", truth.display()))?;
+            let (client, connection) =
+                tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+                    .await
+                    .context("connecting to the database")?;
+            tokio::spawn(connection);
+            let report = check::compare(&client, &rows).await?;
+            for line in &report.differences {
+                println!("  {line}");
+            }
+            println!(
+                "{} of {} expected payment_metrics_5m rows match; {} differences",
+                report.matching, report.expected_rows, report.difference_count
+            );
+            Ok(if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Run(args) => run_command(*args).await,
+    }
+}
+
+async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut scenario = match &args.config {
+        Some(path) => Scenario::load(path)?,
+        None => Scenario::from_yaml(DEFAULT_SCENARIO, "default scenario")?,
+    };
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    if let Some(rate) = args.rate {
+        if !rate.is_finite() || rate <= 0.0 {
+            bail!("--rate must be a positive number of events per second");
+        }
+        scenario.rate.events_per_second = rate;
+    }
+    if let (Some(from), Some(to)) = (args.from, args.to) {
+        if from >= to {
+            bail!("--to ({to}) must be after --from ({from})");
+        }
+        scenario.time = TimeMode::Backfill { from, to };
+    }
+    let sink = match args.sink {
+        SinkKind::Null => Sink::Null,
+        SinkKind::Stdout => Sink::Lines(Box::new(std::io::BufWriter::new(std::io::stdout()))),
+        SinkKind::File => {
+            let path = args
+                .out
+                .clone()
+                .context("--out is required with --sink file")?;
+            let file = std::fs::File::create(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            Sink::Lines(Box::new(std::io::BufWriter::new(file)))
+        }
+        SinkKind::Handler => Sink::Handler(HandlerSink::new(
+            &args.target,
+            scenario.delivery.partitions,
+            scenario.delivery.max_attempts,
+        )),
+        SinkKind::Eventhubs => {
+            let auth = match args.auth {
+                Auth::ConnectionString => EventHubsAuth::ConnectionString(Secret::new(
+                    std::env::var("EVENTHUBS_CONNECTION_STRING")
+                        .context("EVENTHUBS_CONNECTION_STRING is not set")?,
+                )),
+                Auth::ManagedIdentity => EventHubsAuth::EntraId(EntraCredential::ManagedIdentity),
+                Auth::WorkloadIdentity => EventHubsAuth::EntraId(EntraCredential::WorkloadIdentity),
+                Auth::AzureCli => EventHubsAuth::EntraId(EntraCredential::AzureCli),
+                Auth::ClientSecret => EventHubsAuth::EntraId(EntraCredential::ClientSecret),
+            };
+            let namespace = match (&auth, args.namespace.clone()) {
+                (_, Some(namespace)) => namespace,
+                (EventHubsAuth::ConnectionString(_), None) => String::new(),
+                (_, None) => {
+                    bail!("--namespace (or EVENTHUBS_NAMESPACE) is required for Event Hubs")
+                }
+            };
+            let target = EventHubsTarget {
+                namespace,
+                hub: args.hub.clone(),
+                auth,
+            };
+            Sink::EventHubs(
+                EventHubsSink::open(
+                    &target,
+                    scenario.delivery.batch_size,
+                    scenario.delivery.max_attempts,
+                )
+                .await?,
+            )
+        }
+    };
+    let realtime = matches!(scenario.time, TimeMode::Realtime);
+    if realtime && args.count.is_none() && args.duration.is_none() {
+        eprintln!("running in real time until interrupted (use --count or --duration to stop)");
+    }
+    let options = RunOptions {
+        count: args.count,
+        duration: args.duration,
+        manifest: args.manifest,
+        truth: args.truth,
+        watch: if realtime { args.config.clone() } else { None },
+        progress: !args.quiet && !matches!(args.sink, SinkKind::Stdout),
+    };
+    let summary = tokio::select! {
+        summary = run(scenario, sink, options) => summary?,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+    };
+    if args.quiet || matches!(args.sink, SinkKind::Stdout) {
+        eprintln!("{}", summary.report());
+    }
+    for error in &summary.errors {
+        eprintln!("delivery error: {error}");
+    }
+    Ok(if summary.stats.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

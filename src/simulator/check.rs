@@ -1,0 +1,173 @@
+//! Comparing `payment_metrics_5m` in the database with a run's ground truth.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use tokio_postgres::GenericClient;
+
+use crate::store::StoreError;
+
+/// Columns compared exactly (counts) and as decimals (amounts, rates).
+const COUNTS: &[&str] = &[
+    "txn_count",
+    "approved_count",
+    "declined_count",
+    "failed_count",
+    "pending_count",
+    "refunded_count",
+    "unique_customers",
+    "unique_merchants",
+    "fraud_count",
+];
+const DECIMALS: &[&str] = &[
+    "total_amount",
+    "approved_amount",
+    "avg_amount",
+    "min_amount",
+    "max_amount",
+    "p50_amount",
+    "p95_amount",
+    "p99_amount",
+    "approval_rate",
+];
+
+/// The outcome of a comparison.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Rows in the truth.
+    pub expected_rows: usize,
+    /// Of them, equal in the database.
+    pub matching: usize,
+    /// One line per difference, first ones.
+    pub differences: Vec<String>,
+    /// Total number of differences.
+    pub difference_count: usize,
+}
+
+impl CheckReport {
+    /// Everything matched.
+    pub fn ok(&self) -> bool {
+        self.difference_count == 0
+    }
+}
+
+fn decimal(value: &Value) -> Option<Decimal> {
+    match value {
+        Value::Number(n) => Decimal::from_str(&n.to_string())
+            .or_else(|_| Decimal::from_scientific(&n.to_string()))
+            .ok(),
+        Value::String(s) => Decimal::from_str(s).ok(),
+        _ => None,
+    }
+}
+
+/// Compares the truth rows with the database over the truth's windows. Quotients
+/// (averages, rates) may differ in their last digits; anything closer than 1e-9 matches.
+///
+/// # Errors
+/// [`StoreError`] when the database cannot be read.
+pub async fn compare(
+    client: &impl GenericClient,
+    truth: &[Value],
+) -> Result<CheckReport, StoreError> {
+    let rows = client
+        .query(
+            "SELECT row_to_json(m)::text FROM payment_metrics_5m m
+             WHERE window_start >= $1 AND window_start <= $2",
+            &[
+                &truth
+                    .iter()
+                    .filter_map(|r| r["window_start"].as_str()?.parse::<DateTime<Utc>>().ok())
+                    .min()
+                    .unwrap_or_default(),
+                &truth
+                    .iter()
+                    .filter_map(|r| r["window_start"].as_str()?.parse::<DateTime<Utc>>().ok())
+                    .max()
+                    .unwrap_or_default(),
+            ],
+        )
+        .await
+        .map_err(StoreError::query("reading payment_metrics_5m"))?;
+    let key = |row: &Value| -> Option<(DateTime<Utc>, String, String)> {
+        Some((
+            row["window_start"].as_str()?.parse().ok()?,
+            row["payment_type"].as_str()?.to_owned(),
+            row["currency"].as_str()?.to_owned(),
+        ))
+    };
+    let mut stored: BTreeMap<_, Value> = BTreeMap::new();
+    for row in rows {
+        let text: String = row.get(0);
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if let Some(k) = key(&value) {
+            stored.insert(k, value);
+        }
+    }
+    let mut report = CheckReport {
+        expected_rows: truth.len(),
+        ..CheckReport::default()
+    };
+    let differ = |report: &mut CheckReport, line: String| {
+        report.difference_count += 1;
+        if report.differences.len() < 20 {
+            report.differences.push(line);
+        }
+    };
+    for expected in truth {
+        let Some(k) = key(expected) else { continue };
+        let Some(actual) = stored.remove(&k) else {
+            differ(
+                &mut report,
+                format!("{} {} {}: missing in payment_metrics_5m", k.0, k.1, k.2),
+            );
+            continue;
+        };
+        let mut same = true;
+        for column in COUNTS {
+            if expected[*column].as_i64() != actual[*column].as_i64() {
+                same = false;
+                differ(
+                    &mut report,
+                    format!(
+                        "{} {} {}: {column} expected {} found {}",
+                        k.0, k.1, k.2, expected[*column], actual[*column]
+                    ),
+                );
+            }
+        }
+        for column in DECIMALS {
+            let close = match (decimal(&expected[*column]), decimal(&actual[*column])) {
+                (Some(a), Some(b)) => (a - b).abs() <= Decimal::new(1, 9),
+                (None, None) => true,
+                _ => false,
+            };
+            if !close {
+                same = false;
+                differ(
+                    &mut report,
+                    format!(
+                        "{} {} {}: {column} expected {} found {}",
+                        k.0, k.1, k.2, expected[*column], actual[*column]
+                    ),
+                );
+            }
+        }
+        if same {
+            report.matching += 1;
+        }
+    }
+    for (k, _) in stored {
+        differ(
+            &mut report,
+            format!(
+                "{} {} {}: in payment_metrics_5m but not expected",
+                k.0, k.1, k.2
+            ),
+        );
+    }
+    Ok(report)
+}

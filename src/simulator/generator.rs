@@ -1,0 +1,818 @@
+//! The deterministic event stream: arrivals, transactions, fraud episodes and faults.
+//!
+//! Everything random comes from one xoshiro256++ stream seeded by the scenario, and
+//! nothing reads the clock: the caller passes every event time in. The same seed and
+//! scenario give the same bytes, whatever the sinks do with them afterwards.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
+use rand::Rng;
+use rand::distributions::{Distribution, WeightedIndex};
+use rand_distr::{Exp, LogNormal, Zipf};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::SeedableRng;
+
+use super::scenario::{Pattern, Scenario, TimeMode};
+use crate::domain::Currency;
+
+/// What the pipeline should do with an emitted event, for the manifest and the truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// Stored as a new transaction.
+    Accepted,
+    /// Counted as a duplicate, not stored again.
+    Duplicate,
+    /// Quarantined with this reason.
+    Rejected(&'static str),
+}
+
+impl Expected {
+    /// `accepted`, `duplicate` or `rejected:<reason>`.
+    pub fn label(self) -> String {
+        match self {
+            Self::Accepted => "accepted".into(),
+            Self::Duplicate => "duplicate".into(),
+            Self::Rejected(reason) => format!("rejected:{reason}"),
+        }
+    }
+}
+
+/// The fault an emitted event carries, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A plain event.
+    None,
+    /// The same bytes as an earlier event.
+    Duplicate,
+    /// Delivered long after its event time.
+    Late,
+    /// Event time moved back.
+    OutOfOrder,
+    /// In the legacy camelCase format.
+    Legacy,
+    /// Truncated JSON.
+    BrokenJson,
+    /// `merchant_id` left out.
+    MissingField,
+    /// An unknown currency.
+    BadCurrency,
+    /// More decimals than the currency has.
+    TooManyDecimals,
+}
+
+impl Fault {
+    /// The manifest name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Duplicate => "duplicate",
+            Self::Late => "late",
+            Self::OutOfOrder => "out_of_order",
+            Self::Legacy => "legacy_format",
+            Self::BrokenJson => "broken_json",
+            Self::MissingField => "missing_field",
+            Self::BadCurrency => "bad_currency",
+            Self::TooManyDecimals => "too_many_decimals",
+        }
+    }
+}
+
+/// A generated transaction, as the pipeline should store it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Txn {
+    /// UUID-shaped id derived from the seed.
+    pub id: String,
+    /// Event time.
+    pub occurred_at: DateTime<Utc>,
+    /// Amount in minor units.
+    pub amount_minor: i64,
+    /// Currency code.
+    pub currency: &'static str,
+    /// Its minor units.
+    pub exponent: u32,
+    /// Payment type.
+    pub payment_type: &'static str,
+    /// Status.
+    pub status: &'static str,
+    /// Merchant number.
+    pub merchant: u32,
+    /// Index into the scenario's categories.
+    pub category: usize,
+    /// Customer number.
+    pub customer: u32,
+    /// Country code.
+    pub country: &'static str,
+    /// Channel.
+    pub channel: &'static str,
+    /// Why declined.
+    pub decline_reason: Option<&'static str>,
+    /// Labelled fraud.
+    pub is_fraud: bool,
+}
+
+/// One event to send.
+#[derive(Debug, Clone)]
+pub struct Emission {
+    /// The event body.
+    pub text: String,
+    /// Partition key value (merchant or customer id).
+    pub partition_key: u32,
+    /// The transaction id the event carries (for the manifest).
+    pub transaction_id: String,
+    /// Its fault.
+    pub fault: Fault,
+    /// What the pipeline should do with it.
+    pub expected: Expected,
+    /// The transaction, for events the pipeline should accept.
+    pub txn: Option<Txn>,
+}
+
+const DECLINE_REASONS: &[&str] = &[
+    "insufficient_funds",
+    "do_not_honor",
+    "expired_card",
+    "suspected_fraud",
+    "limit_exceeded",
+];
+const STATUSES: [&str; 5] = ["approved", "declined", "failed", "pending", "refunded"];
+
+struct TypeModel {
+    name: &'static str,
+    amount: LogNormal<f64>,
+    by_category: Vec<Option<LogNormal<f64>>>,
+    outcome: [f64; 4], // decline, failure, pending, refund (cumulative)
+}
+
+struct CurrencyModel {
+    code: &'static str,
+    exponent: u32,
+    per_usd: f64,
+}
+
+/// Static JSON fragments of a category.
+struct CategoryModel {
+    quoted: String,
+    mcc: u32,
+}
+
+/// The event stream of a scenario.
+pub struct Generator {
+    rng: Xoshiro256PlusPlus,
+    types: Vec<TypeModel>,
+    type_index: WeightedIndex<f64>,
+    currencies: Vec<CurrencyModel>,
+    currency_index: WeightedIndex<f64>,
+    countries: Vec<&'static str>,
+    country_index: WeightedIndex<f64>,
+    channels: Vec<&'static str>,
+    channel_index: WeightedIndex<f64>,
+    merchant_zipf: Option<Zipf<f64>>,
+    merchants: u64,
+    categories: Vec<CategoryModel>,
+    customers: u64,
+    scenario: Scenario,
+    fraud_index: WeightedIndex<f64>,
+    /// Fraud payments queued to follow.
+    fraud_queue: VecDeque<Txn>,
+    /// Events to emit next (duplicates, malformed extras), with the number of fresh
+    /// transactions to wait for.
+    delayed: VecDeque<(u32, Emission)>,
+    /// Late events, by the time they are due.
+    late: BinaryHeap<Reverse<(DateTime<Utc>, u64, LateEvent)>>,
+    /// The transactions of the late events, by id.
+    late_txns: Vec<(String, Txn)>,
+    counter: u64,
+    malformed_turn: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct LateEvent(String, u32, String, bool);
+
+fn leak(text: &str) -> &'static str {
+    // Scenario strings live for the whole run; a handful of small leaks buys &'static
+    // fields in the hot path.
+    Box::leak(text.to_owned().into_boxed_str())
+}
+
+impl Generator {
+    /// A generator for a validated scenario.
+    pub fn new(scenario: &Scenario) -> Self {
+        let categories: Vec<CategoryModel> = scenario
+            .merchants
+            .categories
+            .iter()
+            .map(|c| CategoryModel {
+                quoted: serde_json::to_string(c).expect("strings serialize"),
+                mcc: mcc(c),
+            })
+            .collect();
+        let types: Vec<TypeModel> = scenario
+            .payment_types
+            .iter()
+            .map(|(name, mix)| {
+                let lognormal =
+                    |median: f64| LogNormal::new(median.ln(), mix.sigma).expect("validated");
+                let mut cumulative = [0.0; 4];
+                let mut sum = 0.0;
+                for (i, r) in [
+                    mix.decline_rate,
+                    mix.failure_rate,
+                    mix.pending_rate,
+                    mix.refund_rate,
+                ]
+                .iter()
+                .enumerate()
+                {
+                    sum += r;
+                    cumulative[i] = sum;
+                }
+                TypeModel {
+                    name: leak(&name.to_ascii_lowercase()),
+                    amount: lognormal(mix.median),
+                    by_category: scenario
+                        .merchants
+                        .categories
+                        .iter()
+                        .map(|c| mix.category_medians.get(c).map(|m| lognormal(*m)))
+                        .collect(),
+                    outcome: cumulative,
+                }
+            })
+            .collect();
+        let type_index = WeightedIndex::new(scenario.payment_types.values().map(|m| m.weight))
+            .expect("validated");
+        let currencies: Vec<CurrencyModel> = scenario
+            .currencies
+            .iter()
+            .map(|(code, mix)| {
+                let currency = Currency::parse(code).expect("validated");
+                CurrencyModel {
+                    code: currency.code(),
+                    exponent: currency.minor_units(),
+                    per_usd: mix.per_usd,
+                }
+            })
+            .collect();
+        let currency_index =
+            WeightedIndex::new(scenario.currencies.values().map(|m| m.weight)).expect("validated");
+        let countries = scenario
+            .countries
+            .keys()
+            .map(|c| leak(&c.to_ascii_uppercase()))
+            .collect();
+        let country_index =
+            WeightedIndex::new(scenario.countries.values().copied()).expect("validated");
+        let channels = scenario
+            .channels
+            .keys()
+            .map(|c| leak(&c.to_ascii_lowercase()))
+            .collect();
+        let channel_index =
+            WeightedIndex::new(scenario.channels.values().copied()).expect("validated");
+        let merchant_zipf = (scenario.merchants.zipf_exponent > 0.0).then(|| {
+            Zipf::new(scenario.merchants.count, scenario.merchants.zipf_exponent)
+                .expect("validated")
+        });
+        let fraud_index = WeightedIndex::new([
+            scenario.fraud.card_testing.weight.max(0.0) + f64::EPSILON,
+            scenario.fraud.account_takeover.weight.max(0.0) + f64::EPSILON,
+        ])
+        .expect("positive");
+        Self {
+            rng: Xoshiro256PlusPlus::seed_from_u64(scenario.seed),
+            types,
+            type_index,
+            currencies,
+            currency_index,
+            countries,
+            country_index,
+            channels,
+            channel_index,
+            merchant_zipf,
+            merchants: scenario.merchants.count,
+            categories,
+            customers: scenario.customers.count,
+            scenario: scenario.clone(),
+            fraud_index,
+            fraud_queue: VecDeque::new(),
+            delayed: VecDeque::new(),
+            late: BinaryHeap::new(),
+            late_txns: Vec::new(),
+            counter: 0,
+            malformed_turn: 0,
+        }
+    }
+
+    fn next_id(&mut self) -> String {
+        let bits: u128 = self.rng.r#gen();
+        let bits = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
+        let hex = format!("{bits:032x}");
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    }
+
+    fn merchant(&mut self) -> u32 {
+        match &self.merchant_zipf {
+            Some(zipf) => zipf.sample(&mut self.rng) as u32 - 1,
+            None => self.rng.gen_range(0..self.merchants) as u32,
+        }
+    }
+
+    /// A fresh ordinary transaction at `at`.
+    fn transaction(&mut self, at: DateTime<Utc>) -> Txn {
+        let kind = self.type_index.sample(&mut self.rng);
+        let currency = self.currency_index.sample(&mut self.rng);
+        let merchant = self.merchant();
+        let category = merchant as usize % self.categories.len();
+        let model = &self.types[kind];
+        let usd = match &model.by_category[category] {
+            Some(distribution) => distribution.sample(&mut self.rng),
+            None => model.amount.sample(&mut self.rng),
+        };
+        let roll: f64 = self.rng.r#gen();
+        let status = match model.outcome.iter().position(|edge| roll < *edge) {
+            Some(i) => STATUSES[i + 1],
+            None => STATUSES[0],
+        };
+        let payment_type = model.name;
+        self.finish(at, payment_type, currency, usd, status, merchant, false)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &mut self,
+        at: DateTime<Utc>,
+        payment_type: &'static str,
+        currency: usize,
+        usd: f64,
+        status: &'static str,
+        merchant: u32,
+        is_fraud: bool,
+    ) -> Txn {
+        let currency = &self.currencies[currency];
+        let scaled = usd * currency.per_usd * 10f64.powi(currency.exponent as i32);
+        let amount_minor = (scaled.round() as i64).clamp(1, 99_999_999_999_999);
+        let (code, exponent) = (currency.code, currency.exponent);
+        let decline_reason = (status == "declined")
+            .then(|| DECLINE_REASONS[self.rng.gen_range(0..DECLINE_REASONS.len())]);
+        let customer = self.rng.gen_range(0..self.customers) as u32;
+        let country = self.countries[self.country_index.sample(&mut self.rng)];
+        let channel = self.channels[self.channel_index.sample(&mut self.rng)];
+        Txn {
+            id: self.next_id(),
+            occurred_at: at,
+            amount_minor,
+            currency: code,
+            exponent,
+            payment_type,
+            status,
+            merchant,
+            category: merchant as usize % self.categories.len(),
+            customer,
+            country,
+            channel,
+            decline_reason,
+            is_fraud,
+        }
+    }
+
+    /// Queues the payments of a fraud episode starting at `at`.
+    fn fraud_episode(&mut self, at: DateTime<Utc>) {
+        let fraud = self.scenario.fraud.clone();
+        let card = self
+            .types
+            .iter()
+            .position(|t| t.name == "card")
+            .unwrap_or(0);
+        if self.fraud_index.sample(&mut self.rng) == 0 {
+            // Card testing: small amounts at one merchant, one after the other.
+            let merchant = self.merchant();
+            for i in 0..fraud.card_testing.burst_size {
+                let usd = self
+                    .rng
+                    .gen_range(0.5..fraud.card_testing.max_amount.max(0.51));
+                let declined = self.rng.r#gen::<f64>() < fraud.card_testing.decline_rate;
+                let status = if declined { "declined" } else { "approved" };
+                let currency = self.currency_index.sample(&mut self.rng);
+                let when = at + TimeDelta::milliseconds(i64::from(i) * 700);
+                let name = self.types[card].name;
+                let txn = self.finish(when, name, currency, usd, status, merchant, true);
+                self.fraud_queue.push_back(txn);
+            }
+        } else {
+            // Account takeover: one customer, a few high-value payments.
+            let mut first: Option<u32> = None;
+            for i in 0..fraud.account_takeover.payments {
+                let kind = self.type_index.sample(&mut self.rng);
+                let usd = self.types[kind].amount.sample(&mut self.rng)
+                    * fraud.account_takeover.amount_multiplier;
+                let currency = self.currency_index.sample(&mut self.rng);
+                let merchant = self.merchant();
+                let when = at + TimeDelta::seconds(i64::from(i) * 40);
+                let name = self.types[kind].name;
+                let mut txn = self.finish(when, name, currency, usd, "approved", merchant, true);
+                let customer = *first.get_or_insert(txn.customer);
+                txn.customer = customer;
+                self.fraud_queue.push_back(txn);
+            }
+        }
+    }
+
+    /// The events due at event time `at`: the transaction (or fraud payment) of this
+    /// arrival with its faults, and whatever earlier faults release now. Late events
+    /// whose delay has passed by `at` come first.
+    pub fn arrival(&mut self, at: DateTime<Utc>, out: &mut Vec<Emission>) {
+        self.release_late(Some(at), out);
+        if self.fraud_queue.is_empty() && self.rng.r#gen::<f64>() < self.scenario.fraud.rate {
+            self.fraud_episode(at);
+        }
+        let mut txn = match self.fraud_queue.pop_front() {
+            Some(txn) => txn,
+            None => self.transaction(at),
+        };
+        let faults = self.scenario.faults.clone();
+        let mut fault = Fault::None;
+        if self.rng.r#gen::<f64>() < faults.out_of_order.rate {
+            let jitter_ms = faults.out_of_order.max_jitter.as_millis().max(1) as i64;
+            txn.occurred_at -= TimeDelta::milliseconds(self.rng.gen_range(1..=jitter_ms));
+            fault = Fault::OutOfOrder;
+        }
+        let legacy = self.rng.r#gen::<f64>() < faults.legacy_format;
+        let text = if legacy {
+            self.legacy_json(&txn)
+        } else {
+            self.canonical_json(&txn, None)
+        };
+        if legacy && fault == Fault::None {
+            fault = Fault::Legacy;
+        }
+        let late = self.rng.r#gen::<f64>() < faults.late.rate;
+        let duplicate = self.rng.r#gen::<f64>() < faults.duplicates;
+        let key = self.partition_key(&txn);
+        if duplicate {
+            let wait = self.rng.gen_range(1..=20);
+            self.delayed.push_back((
+                wait,
+                Emission {
+                    text: text.clone(),
+                    partition_key: key,
+                    transaction_id: txn.id.clone(),
+                    fault: Fault::Duplicate,
+                    expected: Expected::Duplicate,
+                    txn: None,
+                },
+            ));
+        }
+        if self.rng.r#gen::<f64>() < faults.malformed {
+            let broken = self.malformed(at);
+            self.delayed.push_back((0, broken));
+        }
+        self.counter += 1;
+        if late {
+            let due = txn.occurred_at
+                + TimeDelta::from_std(faults.late.delay).unwrap_or(TimeDelta::zero());
+            let id = txn.id.clone();
+            self.late_txns.push((id.clone(), txn));
+            self.late.push(Reverse((
+                due,
+                self.counter,
+                LateEvent(text, key, id, legacy),
+            )));
+        } else {
+            out.push(Emission {
+                text,
+                partition_key: key,
+                transaction_id: txn.id.clone(),
+                fault,
+                expected: Expected::Accepted,
+                txn: Some(txn),
+            });
+        }
+        self.release_delayed(out);
+    }
+
+    fn release_delayed(&mut self, out: &mut Vec<Emission>) {
+        let mut keep = VecDeque::with_capacity(self.delayed.len());
+        while let Some((wait, emission)) = self.delayed.pop_front() {
+            if wait == 0 {
+                out.push(emission);
+            } else {
+                keep.push_back((wait - 1, emission));
+            }
+        }
+        self.delayed = keep;
+    }
+
+    /// Emits the late events due by `now` (all of them with `None`, at the end of a run).
+    pub fn release_late(&mut self, now: Option<DateTime<Utc>>, out: &mut Vec<Emission>) {
+        while let Some(Reverse((due, _, _))) = self.late.peek() {
+            if now.is_some_and(|now| *due > now) {
+                break;
+            }
+            let Reverse((_, _, LateEvent(text, key, id, _))) = self.late.pop().expect("peeked");
+            let position = self
+                .late_txns
+                .iter()
+                .position(|(i, _)| *i == id)
+                .expect("kept");
+            let (_, txn) = self.late_txns.swap_remove(position);
+            out.push(Emission {
+                text,
+                partition_key: key,
+                transaction_id: id,
+                fault: Fault::Late,
+                expected: Expected::Accepted,
+                txn: Some(txn),
+            });
+        }
+    }
+
+    /// Everything still held back (duplicates waiting, late events): call at the end.
+    pub fn flush(&mut self, out: &mut Vec<Emission>) {
+        self.release_late(None, out);
+        while let Some((_, emission)) = self.delayed.pop_front() {
+            out.push(emission);
+        }
+    }
+
+    fn partition_key(&self, txn: &Txn) -> u32 {
+        match self.scenario.delivery.partition_key {
+            super::scenario::PartitionKey::Merchant => txn.merchant,
+            super::scenario::PartitionKey::Customer => txn.customer,
+        }
+    }
+
+    /// An extra broken event, the four kinds in turn.
+    fn malformed(&mut self, at: DateTime<Utc>) -> Emission {
+        let txn = self.transaction(at);
+        let key = self.partition_key(&txn);
+        self.malformed_turn = (self.malformed_turn + 1) % 4;
+        let (fault, reason, text) = match self.malformed_turn {
+            0 => {
+                let full = self.canonical_json(&txn, None);
+                let cut = full.len() / 2;
+                (Fault::BrokenJson, "malformed_json", full[..cut].to_owned())
+            }
+            1 => (
+                Fault::MissingField,
+                "missing_field",
+                self.canonical_json(&txn, Some(Broken::NoMerchant)),
+            ),
+            2 => (
+                Fault::BadCurrency,
+                "unknown_currency",
+                self.canonical_json(&txn, Some(Broken::Currency)),
+            ),
+            _ => (
+                Fault::TooManyDecimals,
+                "amount_precision",
+                self.canonical_json(&txn, Some(Broken::Decimals)),
+            ),
+        };
+        Emission {
+            text,
+            partition_key: key,
+            transaction_id: txn.id,
+            fault,
+            expected: Expected::Rejected(reason),
+            txn: None,
+        }
+    }
+
+    /// The canonical v1 JSON of a transaction, written by hand: this is the hot path.
+    fn canonical_json(&self, txn: &Txn, broken: Option<Broken>) -> String {
+        let mut s = String::with_capacity(360);
+        s.push_str("{\"transaction_id\":\"");
+        s.push_str(&txn.id);
+        s.push_str("\",\"occurred_at\":\"");
+        push_rfc3339(&mut s, txn.occurred_at);
+        s.push_str("\",\"amount\":\"");
+        push_major(&mut s, txn.amount_minor, txn.exponent);
+        if broken == Some(Broken::Decimals) {
+            if txn.exponent == 0 {
+                s.push_str(".5");
+            } else {
+                s.push('5');
+            }
+        }
+        s.push_str("\",\"currency\":\"");
+        s.push_str(if broken == Some(Broken::Currency) {
+            "XXZ"
+        } else {
+            txn.currency
+        });
+        s.push_str("\",\"payment_type\":\"");
+        s.push_str(txn.payment_type);
+        s.push_str("\",\"status\":\"");
+        s.push_str(txn.status);
+        if broken != Some(Broken::NoMerchant) {
+            s.push_str("\",\"merchant_id\":\"");
+            push_id(&mut s, 'm', txn.merchant);
+        }
+        s.push_str("\",\"merchant_category\":");
+        s.push_str(&self.categories[txn.category].quoted);
+        s.push_str(",\"customer_id\":\"");
+        push_id(&mut s, 'c', txn.customer);
+        s.push_str("\",\"country\":\"");
+        s.push_str(txn.country);
+        s.push_str("\",\"channel\":\"");
+        s.push_str(txn.channel);
+        if let Some(reason) = txn.decline_reason {
+            s.push_str("\",\"decline_reason\":\"");
+            s.push_str(reason);
+        }
+        s.push_str("\",\"is_fraud\":");
+        s.push_str(if txn.is_fraud { "true}" } else { "false}" });
+        s
+    }
+
+    /// The legacy camelCase JSON of a transaction.
+    fn legacy_json(&self, txn: &Txn) -> String {
+        let mut s = String::with_capacity(320);
+        s.push_str("{\"transactionId\":\"");
+        s.push_str(&txn.id);
+        s.push_str("\",\"timestampMs\":");
+        s.push_str(&txn.occurred_at.timestamp_millis().to_string());
+        s.push_str(",\"amountMinor\":");
+        s.push_str(&txn.amount_minor.to_string());
+        s.push_str(",\"currency\":\"");
+        s.push_str(&txn.currency.to_ascii_lowercase());
+        s.push_str("\",\"paymentMethod\":\"");
+        s.push_str(&txn.payment_type.to_ascii_uppercase());
+        s.push_str("\",\"status\":\"");
+        s.push_str(&txn.status.to_ascii_uppercase());
+        s.push_str("\",\"merchantId\":\"");
+        push_id(&mut s, 'm', txn.merchant);
+        s.push_str("\",\"mcc\":");
+        s.push_str(&self.categories[txn.category].mcc.to_string());
+        s.push_str(",\"customerId\":\"");
+        push_id(&mut s, 'c', txn.customer);
+        s.push_str("\",\"countryCode\":\"");
+        s.push_str(txn.country);
+        s.push_str("\",\"channel\":\"");
+        s.push_str(&txn.channel.to_ascii_uppercase());
+        if let Some(reason) = txn.decline_reason {
+            s.push_str("\",\"declineReason\":\"");
+            s.push_str(reason);
+        }
+        s.push_str("\",\"isFraud\":");
+        s.push_str(if txn.is_fraud { "true}" } else { "false}" });
+        s
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Broken {
+    NoMerchant,
+    Currency,
+    Decimals,
+}
+
+/// ISO 18245 merchant category codes for the usual category names (5999 otherwise).
+fn mcc(category: &str) -> u32 {
+    match category {
+        "grocery" => 5411,
+        "restaurants" => 5812,
+        "travel" => 4722,
+        "electronics" => 5732,
+        "fuel" => 5541,
+        "apparel" => 5651,
+        "digital_goods" => 5818,
+        _ => 5999,
+    }
+}
+
+/// `m-00042`, `c-000123`: ids the pipeline stores as they are.
+pub fn push_id(s: &mut String, prefix: char, n: u32) {
+    s.push(prefix);
+    s.push('-');
+    let digits = n.to_string();
+    for _ in digits.len()..6 {
+        s.push('0');
+    }
+    s.push_str(&digits);
+}
+
+fn push_2(s: &mut String, n: u32) {
+    s.push(char::from(b'0' + (n / 10) as u8));
+    s.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// `2026-11-26T10:00:00.123Z`
+fn push_rfc3339(s: &mut String, t: DateTime<Utc>) {
+    let year = t.year() as u32;
+    push_2(s, year / 100);
+    push_2(s, year % 100);
+    s.push('-');
+    push_2(s, t.month());
+    s.push('-');
+    push_2(s, t.day());
+    s.push('T');
+    push_2(s, t.hour());
+    s.push(':');
+    push_2(s, t.minute());
+    s.push(':');
+    push_2(s, t.second());
+    s.push('.');
+    let millis = t.timestamp_subsec_millis();
+    s.push(char::from(b'0' + (millis / 100) as u8));
+    push_2(s, millis % 100);
+    s.push('Z');
+}
+
+/// Minor units as a major-unit decimal string (`1234`, 2 -> `12.34`).
+pub fn push_major(s: &mut String, minor: i64, exponent: u32) {
+    let scale = 10i64.pow(exponent);
+    s.push_str(&(minor / scale).to_string());
+    if exponent > 0 {
+        s.push('.');
+        let fraction = (minor % scale).to_string();
+        for _ in fraction.len()..exponent as usize {
+            s.push('0');
+        }
+        s.push_str(&fraction);
+    }
+}
+
+/// Poisson arrival times for a scenario's rate, pattern and bursts.
+pub struct Arrivals {
+    rng: Xoshiro256PlusPlus,
+    scenario: Scenario,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+    burst_until: Option<DateTime<Utc>>,
+}
+
+impl Arrivals {
+    /// Arrivals from `start`, with their own random stream (derived from the seed).
+    pub fn new(scenario: &Scenario, start: DateTime<Utc>) -> Self {
+        Self {
+            rng: Xoshiro256PlusPlus::seed_from_u64(scenario.seed ^ 0x9e37_79b9_7f4a_7c15),
+            scenario: scenario.clone(),
+            start,
+            now: start,
+            burst_until: None,
+        }
+    }
+
+    /// Events per second at `t`.
+    pub fn rate_at(&self, t: DateTime<Utc>) -> f64 {
+        let base = self.scenario.rate.events_per_second;
+        let pattern = match &self.scenario.rate.pattern {
+            Pattern::Constant => 1.0,
+            Pattern::Diurnal { hourly } => hourly[t.hour() as usize],
+            Pattern::Weekly { daily, hourly } => {
+                daily[t.weekday().num_days_from_monday() as usize] * hourly[t.hour() as usize]
+            }
+            Pattern::Ramp { from, to, over } => {
+                let progress = ((t - self.start).num_milliseconds() as f64
+                    / over.as_millis() as f64)
+                    .clamp(0.0, 1.0);
+                from + (to - from) * progress
+            }
+        };
+        let burst = match (&self.scenario.rate.bursts, self.burst_until) {
+            (Some(bursts), Some(until)) if t < until => bursts.multiplier,
+            _ => 1.0,
+        };
+        base * pattern * burst
+    }
+
+    /// The next arrival time.
+    pub fn next_time(&mut self) -> DateTime<Utc> {
+        let rate = self.rate_at(self.now).max(1e-6);
+        let gap = Exp::new(rate).expect("positive").sample(&mut self.rng);
+        let gap = TimeDelta::microseconds((gap * 1e6).max(1.0) as i64);
+        if let Some(bursts) = &self.scenario.rate.bursts
+            && self.burst_until.is_none_or(|until| self.now >= until)
+        {
+            let seconds = gap.num_microseconds().unwrap_or(0) as f64 / 1e6;
+            let chance = 1.0 - (1.0 - bursts.probability).powf(seconds.max(0.0));
+            if self.rng.r#gen::<f64>() < chance {
+                self.burst_until = Some(
+                    self.now + TimeDelta::from_std(bursts.duration).unwrap_or(TimeDelta::zero()),
+                );
+            }
+        }
+        self.now += gap;
+        self.now
+    }
+}
+
+impl Scenario {
+    /// The backfill range, when the scenario is one.
+    pub fn backfill_range(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        match self.time {
+            TimeMode::Backfill { from, to } => Some((from, to)),
+            TimeMode::Realtime => None,
+        }
+    }
+}
