@@ -172,8 +172,8 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("  {line}");
             }
             println!(
-                "{} of {} expected payment_metrics_5m rows match; {} differences",
-                report.matching, report.expected_rows, report.difference_count
+                "{} of {} expected payment_metrics_5m rows match; {} differences; {} in windows not closed yet",
+                report.matching, report.expected_rows, report.difference_count, report.pending
             );
             Ok(if report.ok() {
                 ExitCode::SUCCESS

@@ -455,7 +455,9 @@ impl Generator {
             fault = Fault::Legacy;
         }
         let late = self.rng.r#gen::<f64>() < faults.late.rate;
-        let duplicate = self.rng.r#gen::<f64>() < faults.duplicates;
+        // A late event's copy would arrive before it and swap the roles; late events are
+        // not duplicated.
+        let duplicate = self.rng.r#gen::<f64>() < faults.duplicates && !late;
         let key = self.partition_key(&txn);
         if duplicate {
             let wait = self.rng.gen_range(1..=20);

@@ -6,4 +6,5 @@ mod ingest;
 mod migrations;
 mod process;
 mod rules;
+mod simulator;
 mod windows;

@@ -1,0 +1,481 @@
+//! The simulator: determinism, distributions, faults, ground truth, the handler sink
+//! end to end, and hot reload.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use paymetrics::ingest::{IngestPolicy, normalize};
+use paymetrics::simulator::run::{RunOptions, run};
+use paymetrics::simulator::scenario::TimeMode;
+use paymetrics::simulator::sinks::{HandlerSink, Sink};
+use paymetrics::simulator::{Arrivals, DEFAULT_SCENARIO, Generator, Scenario, check};
+use paymetrics::store;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, count};
+
+fn scenario(faults: bool) -> Scenario {
+    let mut s = Scenario::from_yaml(DEFAULT_SCENARIO, "default").unwrap();
+    s.rate.events_per_second = 20.0;
+    s.rate.bursts = None;
+    if !faults {
+        s.faults = Default::default();
+        s.fraud.rate = 0.0;
+    }
+    s
+}
+
+fn backfill(mut s: Scenario, from: &str, to: &str) -> Scenario {
+    s.time = TimeMode::Backfill {
+        from: from.parse().unwrap(),
+        to: to.parse().unwrap(),
+    };
+    s
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pm-sim-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn to_file(s: Scenario, dir: &Path, count: u64) -> (String, Vec<Value>, Vec<Value>) {
+    let out = dir.join("events.ndjson");
+    let file = std::fs::File::create(&out).unwrap();
+    let options = RunOptions {
+        count: Some(count),
+        manifest: Some(dir.join("manifest.ndjson")),
+        truth: Some(dir.join("truth.json")),
+        ..RunOptions::default()
+    };
+    run(
+        s,
+        Sink::Lines(Box::new(std::io::BufWriter::new(file))),
+        options,
+    )
+    .await
+    .unwrap();
+    let events = std::fs::read_to_string(&out).unwrap();
+    let manifest = std::fs::read_to_string(dir.join("manifest.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let truth =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap();
+    (events, manifest, truth)
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_bytes_whatever_the_batch_size() {
+    let dir = temp("determinism");
+    let mut a = backfill(
+        scenario(true),
+        "2026-11-25T00:00:00Z",
+        "2026-11-25T06:00:00Z",
+    );
+    a.delivery.batch_size = 7;
+    let mut b = a.clone();
+    b.delivery.batch_size = 500;
+    let (first, _, _) = to_file(a.clone(), &dir, 5000).await;
+    let (second, _, _) = to_file(b, &dir, 5000).await;
+    assert_eq!(first, second);
+    let mut c = a;
+    c.seed += 1;
+    let (third, _, _) = to_file(c, &dir, 5000).await;
+    assert_ne!(first, third);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn shares_outcomes_and_amounts_follow_the_scenario() {
+    let s = scenario(false);
+    let mut generator = Generator::new(&s);
+    let mut arrivals = Arrivals::new(&s, "2026-11-25T00:00:00Z".parse().unwrap());
+    let mut out = Vec::new();
+    let n = 200_000;
+    for _ in 0..n {
+        generator.arrival(arrivals.next_time(), &mut out);
+    }
+    let events: Vec<Value> = out
+        .iter()
+        .map(|e| serde_json::from_str(&e.text).unwrap())
+        .collect();
+    let total_weight: f64 = s.payment_types.values().map(|m| m.weight).sum();
+    for (name, mix) in &s.payment_types {
+        let of_type: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["payment_type"] == name.as_str())
+            .collect();
+        let share = of_type.len() as f64 / n as f64;
+        let expected = mix.weight / total_weight;
+        assert!(
+            (share - expected).abs() < 0.01,
+            "{name}: share {share} vs {expected}"
+        );
+        let declined = of_type.iter().filter(|e| e["status"] == "declined").count() as f64
+            / of_type.len() as f64;
+        assert!(
+            (declined - mix.decline_rate).abs() < 0.015,
+            "{name}: decline rate {declined} vs {}",
+            mix.decline_rate
+        );
+        // Median of USD amounts outside the categories with their own medians.
+        let mut usd: Vec<f64> = of_type
+            .iter()
+            .filter(|e| {
+                e["currency"] == "USD"
+                    && !mix
+                        .category_medians
+                        .contains_key(e["merchant_category"].as_str().unwrap())
+            })
+            .map(|e| e["amount"].as_str().unwrap().parse::<f64>().unwrap())
+            .collect();
+        usd.sort_by(f64::total_cmp);
+        let median = usd[usd.len() / 2];
+        assert!(
+            (median / mix.median - 1.0).abs() < 0.08,
+            "{name}: USD median {median} vs {}",
+            mix.median
+        );
+    }
+    // Currencies are scaled and rounded to their minor units: JPY has no decimals and
+    // runs about 150 times USD.
+    let median_of = |code: &str| {
+        let mut v: Vec<f64> = events
+            .iter()
+            .filter(|e| e["currency"] == code && e["payment_type"] == "wallet")
+            .map(|e| e["amount"].as_str().unwrap().parse::<f64>().unwrap())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    assert!((median_of("JPY") / median_of("USD") / 150.0 - 1.0).abs() < 0.1);
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["currency"] == "JPY")
+            .all(|e| !e["amount"].as_str().unwrap().contains('.'))
+    );
+    assert!(events.iter().filter(|e| e["currency"] == "KWD").all(|e| {
+        e["amount"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap()
+            .len()
+            == 3
+    }));
+}
+
+#[tokio::test]
+async fn every_fault_appears_at_its_rate_labelled_with_what_the_pipeline_does() {
+    let mut s = backfill(
+        scenario(true),
+        "2026-11-25T00:00:00Z",
+        "2026-11-26T00:00:00Z",
+    );
+    s.faults.duplicates = 0.05;
+    s.faults.late.rate = 0.04;
+    s.faults.out_of_order.rate = 0.1;
+    s.faults.malformed = 0.04;
+    s.faults.legacy_format = 0.2;
+    let dir = temp("faults");
+    let n = 40_000u64;
+    let (events, manifest, _) = to_file(s.clone(), &dir, n).await;
+    let lines: Vec<&str> = events.lines().collect();
+    assert_eq!(lines.len(), manifest.len());
+    let rate =
+        |fault: &str| manifest.iter().filter(|m| m["fault"] == fault).count() as f64 / n as f64;
+    // Late events are not duplicated: 0.05 x (1 - 0.04).
+    assert!(
+        (rate("duplicate") - 0.048).abs() < 0.006,
+        "duplicates {}",
+        rate("duplicate")
+    );
+    assert!((rate("late") - 0.04).abs() < 0.006, "late {}", rate("late"));
+    let malformed: f64 = [
+        "broken_json",
+        "missing_field",
+        "bad_currency",
+        "too_many_decimals",
+    ]
+    .iter()
+    .map(|f| rate(f))
+    .sum();
+    assert!((malformed - 0.04).abs() < 0.006, "malformed {malformed}");
+    for kind in [
+        "broken_json",
+        "missing_field",
+        "bad_currency",
+        "too_many_decimals",
+    ] {
+        assert!(rate(kind) > 0.005, "{kind} missing");
+    }
+
+    // Each label is true of its event, checked with the handler's own validation.
+    let policy = IngestPolicy::default();
+    let now: DateTime<Utc> = "2026-11-27T00:00:00Z".parse().unwrap();
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    let mut last_time: Option<DateTime<Utc>> = None;
+    // Late events still held when the run ends are released at its end, less late.
+    let tail = manifest
+        .iter()
+        .rposition(|m| m["fault"] != "late" && m["fault"] != "duplicate")
+        .unwrap();
+    for (index, (line, label)) in lines.iter().zip(&manifest).enumerate() {
+        let expected = label["expected"].as_str().unwrap();
+        let id = label["transaction_id"].as_str().unwrap();
+        let verdict = serde_json::from_str::<Value>(line)
+            .map_err(|_| "malformed_json".to_string())
+            .and_then(|json| {
+                normalize(&json, now, &policy).map_err(|r| r.reason.as_str().to_string())
+            });
+        match expected {
+            "accepted" => {
+                let (txn, format) = verdict.unwrap_or_else(|e| panic!("{line}: {e}"));
+                assert_eq!(txn.id.as_str(), id);
+                if label["fault"] == "legacy_format" {
+                    assert_eq!(format.as_str(), "legacy_camel", "{line}");
+                }
+                if label["fault"] == "late" && index < tail {
+                    let behind = last_time.unwrap() - txn.occurred_at;
+                    assert!(
+                        behind >= TimeDelta::minutes(19),
+                        "a late event only {behind} behind"
+                    );
+                } else if label["fault"] != "out_of_order" {
+                    last_time = Some(last_time.map_or(txn.occurred_at, |t| t.max(txn.occurred_at)));
+                }
+                assert!(
+                    seen.insert(id.to_owned(), line).is_none(),
+                    "accepted twice: {id}"
+                );
+            }
+            "duplicate" => assert_eq!(
+                seen.get(id),
+                Some(line),
+                "a duplicate differs from its original"
+            ),
+            rejected => {
+                let reason = rejected.strip_prefix("rejected:").unwrap();
+                assert_eq!(verdict.err().as_deref(), Some(reason), "{line}");
+            }
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Reads an accepted event's JSON in either format, by hand.
+fn read_event(
+    line: &str,
+) -> (
+    String,
+    DateTime<Utc>,
+    String,
+    String,
+    Decimal,
+    String,
+    String,
+    String,
+    bool,
+) {
+    let e: Value = serde_json::from_str(line).unwrap();
+    if let Some(id) = e.get("transaction_id") {
+        (
+            id.as_str().unwrap().into(),
+            e["occurred_at"].as_str().unwrap().parse().unwrap(),
+            e["payment_type"].as_str().unwrap().into(),
+            e["currency"].as_str().unwrap().into(),
+            Decimal::from_str(e["amount"].as_str().unwrap()).unwrap(),
+            e["status"].as_str().unwrap().into(),
+            e["customer_id"].as_str().unwrap().into(),
+            e["merchant_id"].as_str().unwrap().into(),
+            e["is_fraud"].as_bool().unwrap(),
+        )
+    } else {
+        let currency = e["currency"].as_str().unwrap().to_uppercase();
+        let exponent = match currency.as_str() {
+            "JPY" => 0,
+            "KWD" => 3,
+            _ => 2,
+        };
+        (
+            e["transactionId"].as_str().unwrap().into(),
+            DateTime::from_timestamp_millis(e["timestampMs"].as_i64().unwrap()).unwrap(),
+            e["paymentMethod"].as_str().unwrap().to_lowercase(),
+            currency,
+            Decimal::new(e["amountMinor"].as_i64().unwrap(), exponent),
+            e["status"].as_str().unwrap().to_lowercase(),
+            e["customerId"].as_str().unwrap().into(),
+            e["merchantId"].as_str().unwrap().into(),
+            e["isFraud"].as_bool().unwrap(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn the_truth_file_equals_an_independent_aggregation_of_the_emitted_events() {
+    let dir = temp("truth");
+    let s = backfill(
+        scenario(true),
+        "2026-11-25T00:00:00Z",
+        "2026-11-25T03:00:00Z",
+    );
+    let (events, manifest, truth) = to_file(s, &dir, 3000).await;
+    type Key = (String, String, String);
+    type Seen = (Decimal, String, String, String, bool);
+    let mut groups: BTreeMap<Key, Vec<Seen>> = BTreeMap::new();
+    let mut ids = BTreeSet::new();
+    for (line, label) in events.lines().zip(&manifest) {
+        if label["expected"] != "accepted" {
+            continue;
+        }
+        let (id, at, kind, currency, amount, status, customer, merchant, fraud) = read_event(line);
+        assert!(ids.insert(id));
+        let secs = at.timestamp();
+        let window = DateTime::from_timestamp(secs - secs.rem_euclid(300), 0).unwrap();
+        groups
+            .entry((
+                window.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                kind,
+                currency,
+            ))
+            .or_default()
+            .push((amount, status, customer, merchant, fraud));
+    }
+    assert_eq!(truth.len(), groups.len());
+    for row in &truth {
+        let key = (
+            row["window_start"].as_str().unwrap().to_owned(),
+            row["payment_type"].as_str().unwrap().to_owned(),
+            row["currency"].as_str().unwrap().to_owned(),
+        );
+        let rows = &groups[&key];
+        let number = |v: &Value| Decimal::from_str(&v.to_string()).unwrap();
+        let total: Decimal = rows.iter().map(|r| r.0).sum();
+        assert_eq!(
+            row["txn_count"].as_u64().unwrap() as usize,
+            rows.len(),
+            "{key:?}"
+        );
+        assert_eq!(number(&row["total_amount"]), total, "{key:?}");
+        let approved: Vec<&Decimal> = rows
+            .iter()
+            .filter(|r| r.1 == "approved")
+            .map(|r| &r.0)
+            .collect();
+        assert_eq!(
+            row["approved_count"].as_u64().unwrap() as usize,
+            approved.len()
+        );
+        assert_eq!(
+            number(&row["approved_amount"]),
+            approved.into_iter().sum::<Decimal>()
+        );
+        assert_eq!(
+            number(&row["max_amount"]),
+            rows.iter().map(|r| r.0).max().unwrap()
+        );
+        assert_eq!(
+            row["unique_customers"].as_u64().unwrap() as usize,
+            rows.iter().map(|r| &r.2).collect::<BTreeSet<_>>().len()
+        );
+        assert_eq!(
+            row["fraud_count"].as_u64().unwrap() as usize,
+            rows.iter().filter(|r| r.4).count()
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_handler_sink_drives_the_whole_pipeline_to_the_truth() {
+    let app = TestApp::spawn().await;
+    let db = app.db.connect().await;
+    let dir = temp("e2e");
+    let mut s = backfill(
+        scenario(true),
+        "2026-11-25T08:00:00Z",
+        "2026-11-25T09:30:00Z",
+    );
+    s.rate.events_per_second = 2.0;
+    let options = RunOptions {
+        manifest: Some(dir.join("manifest.ndjson")),
+        truth: Some(dir.join("truth.json")),
+        ..RunOptions::default()
+    };
+    let sink = Sink::Handler(HandlerSink::new(&format!("http://{}", app.address), 4, 3));
+    let summary = run(s, sink, options).await.unwrap();
+    assert_eq!(summary.stats.failed, 0, "{}", summary.report());
+    assert!(summary.transactions > 9_000, "{}", summary.report());
+
+    let manifest: Vec<Value> = std::fs::read_to_string(dir.join("manifest.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expect = |label: &str| {
+        manifest
+            .iter()
+            .filter(|m| m["expected"].as_str().unwrap().starts_with(label))
+            .count() as i64
+    };
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM normalized_transactions").await,
+        expect("accepted")
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM rejected_events").await,
+        expect("rejected")
+    );
+    let partitions = count(
+        &db,
+        "SELECT count(DISTINCT partition_id) FROM normalized_transactions",
+    )
+    .await;
+    assert_eq!(partitions, 4);
+
+    let mut client = app.db.connect().await;
+    store::close_due_windows(
+        &mut client,
+        "2026-11-25T12:00:00Z".parse().unwrap(),
+        &Default::default(),
+        &[],
+    )
+    .await
+    .unwrap();
+    let truth: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).unwrap()).unwrap();
+    let report = check::compare(&db, &truth).await.unwrap();
+    assert!(report.ok(), "{:?}", report.differences);
+    assert_eq!((report.matching, report.pending), (truth.len(), 0));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_realtime_run_picks_up_a_changed_scenario_and_refuses_a_bad_one() {
+    let dir = temp("reload");
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, "rate:\n  events_per_second: 200\n").unwrap();
+    let options = RunOptions {
+        duration: Some(Duration::from_millis(3500)),
+        watch: Some(path.clone()),
+        ..RunOptions::default()
+    };
+    let scenario = Scenario::load(&path).unwrap();
+    let running = tokio::spawn(run(scenario, Sink::Null, options));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    std::fs::write(&path, "rate:\n  events_per_second: 400\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    std::fs::write(&path, "rate:\n  events_per_second: -5\n").unwrap();
+    let summary = running.await.unwrap().unwrap();
+    assert_eq!(summary.reloads, 1, "{}", summary.report());
+    assert!(summary.transactions > 300, "{}", summary.report());
+    std::fs::remove_dir_all(dir).unwrap();
+}
