@@ -38,6 +38,15 @@ enum Command {
     },
     /// Print the complete, commented default scenario.
     DefaultConfig,
+    /// Print the latest payment_metrics_5m rows, rule results, rejects and clusters.
+    Report {
+        /// The database (default: DATABASE_URL).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        /// Rows per table.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
     /// Compare payment_metrics_5m in a database with a run's --truth file.
     Check {
         /// The truth file written by `run --truth`.
@@ -151,6 +160,21 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     TimeMode::Realtime => "realtime".to_owned(),
                     TimeMode::Backfill { from, to } => format!("backfill {from} to {to}"),
                 }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report {
+            database_url,
+            limit,
+        } => {
+            let (client, connection) =
+                tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+                    .await
+                    .context("connecting to the database")?;
+            tokio::spawn(connection);
+            print!(
+                "{}",
+                paymetrics::simulator::report::report(&client, limit).await?
             );
             Ok(ExitCode::SUCCESS)
         }

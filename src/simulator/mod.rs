@@ -3,6 +3,7 @@
 pub mod check;
 pub mod eventhubs;
 pub mod generator;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod sinks;
