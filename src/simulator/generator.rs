@@ -142,7 +142,8 @@ struct TypeModel {
     name: &'static str,
     amount: LogNormal<f64>,
     by_category: Vec<Option<LogNormal<f64>>>,
-    outcome: [f64; 4], // decline, failure, pending, refund (cumulative)
+    /// decline, failure, pending, refund
+    outcome: [f64; 4],
 }
 
 struct CurrencyModel {
@@ -237,7 +238,12 @@ impl Generator {
                         .iter()
                         .map(|c| mix.category_medians.get(c).map(|m| lognormal(*m)))
                         .collect(),
-                    outcome: cumulative,
+                    outcome: [
+                        mix.decline_rate,
+                        mix.failure_rate,
+                        mix.pending_rate,
+                        mix.refund_rate,
+                    ],
                 }
             })
             .collect();
@@ -338,10 +344,22 @@ impl Generator {
             None => model.amount.sample(&mut self.rng),
         };
         let roll: f64 = self.rng.r#gen();
-        let status = match model.outcome.iter().position(|edge| roll < *edge) {
-            Some(i) => STATUSES[i + 1],
-            None => STATUSES[0],
-        };
+        let hourly = self
+            .scenario
+            .outcomes_by_hour
+            .as_ref()
+            .map_or(1.0, |m| m[at.hour() as usize]);
+        let [decline, failure, pending, refund] = model.outcome;
+        let edges = [decline * hourly, failure * hourly, pending, refund];
+        let mut edge = 0.0;
+        let mut status = STATUSES[0];
+        for (i, share) in edges.iter().enumerate() {
+            edge += share;
+            if roll < edge {
+                status = STATUSES[i + 1];
+                break;
+            }
+        }
         let payment_type = model.name;
         self.finish(at, payment_type, currency, usd, status, merchant, false)
     }

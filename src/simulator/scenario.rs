@@ -30,10 +30,12 @@ pub enum ScenarioError {
         message: String,
     },
     /// Values that parse but do not make sense together.
-    #[error("invalid scenario {path}: {key}: {message}")]
+    #[error("invalid scenario {path}{}: {key}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
     Invalid {
         /// The file.
         path: String,
+        /// The line of the key, when it is written in the file.
+        line: Option<usize>,
         /// The key at fault, dotted.
         key: String,
         /// What is wrong and the fix.
@@ -63,6 +65,9 @@ pub struct Scenario {
     pub countries: BTreeMap<String, f64>,
     /// Channels by weight.
     pub channels: BTreeMap<String, f64>,
+    /// Multipliers of every type's decline and failure rates per UTC hour (24 values,
+    /// hour 0 first); unset: the same all day.
+    pub outcomes_by_hour: Option<Vec<f64>>,
     /// Fraud: rate and typologies.
     pub fraud: Fraud,
     /// Deliberate faults, each labelled in the manifest.
@@ -385,6 +390,7 @@ impl Default for Scenario {
                 .iter()
                 .map(|(c, w)| ((*c).to_owned(), *w))
                 .collect(),
+            outcomes_by_hour: None,
             fraud: Fraud::default(),
             faults: Faults::default(),
             delivery: Delivery::default(),
@@ -511,7 +517,17 @@ impl Scenario {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        scenario.validate(path)?;
+        scenario.validate(path).map_err(|e| match e {
+            ScenarioError::Invalid {
+                path, key, message, ..
+            } => ScenarioError::Invalid {
+                line: line_of(text, &key),
+                path,
+                key,
+                message,
+            },
+            other => other,
+        })?;
         Ok(scenario)
     }
 
@@ -532,6 +548,7 @@ impl Scenario {
         let fail = |key: &str, message: String| {
             Err(ScenarioError::Invalid {
                 path: path.to_owned(),
+                line: None,
                 key: key.to_owned(),
                 message,
             })
@@ -662,6 +679,29 @@ impl Scenario {
                 );
             }
         }
+        if let Some(hourly) = &self.outcomes_by_hour {
+            if hourly.len() != 24 || hourly.iter().any(|m| !m.is_finite() || *m < 0.0) {
+                return fail(
+                    "outcomes_by_hour",
+                    "needs 24 non-negative multipliers, hour 0 first".into(),
+                );
+            }
+            let worst = hourly.iter().copied().fold(0.0, f64::max);
+            for (name, mix) in &self.payment_types {
+                if (mix.decline_rate + mix.failure_rate) * worst
+                    + mix.pending_rate
+                    + mix.refund_rate
+                    > 1.0
+                {
+                    return fail(
+                        "outcomes_by_hour",
+                        format!(
+                            "at its largest multiplier the outcome rates of {name} add up to more than 1"
+                        ),
+                    );
+                }
+            }
+        }
         weights("countries", &self.countries)?;
         for code in self.countries.keys() {
             if Country::parse(code).is_err() {
@@ -716,6 +756,26 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+/// The line where a dotted key (`faults.late.rate`) is written: each segment is looked
+/// for as `segment:` after the line of the one before it.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut from = 0;
+    let mut found = None;
+    for segment in key.split('.') {
+        let needle = format!("{segment}:");
+        let at = (from..lines.len()).find(|&i| {
+            let line = lines[i].split('#').next().unwrap_or("");
+            line.trim_start().starts_with(&needle)
+                || line.contains(&format!(" {needle}"))
+                || line.contains(&format!("{{{needle}"))
+        })?;
+        found = Some(at + 1);
+        from = at;
+    }
+    found
 }
 
 /// The shipped, commented scenario (`simulator default-config`).

@@ -25,6 +25,7 @@ fn scenario(faults: bool) -> Scenario {
     if !faults {
         s.faults = Default::default();
         s.fraud.rate = 0.0;
+        s.outcomes_by_hour = None;
     }
     s
 }
@@ -478,4 +479,131 @@ async fn a_realtime_run_picks_up_a_changed_scenario_and_refuses_a_bad_one() {
     assert_eq!(summary.reloads, 1, "{}", summary.report());
     assert!(summary.transactions > 300, "{}", summary.report());
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn arrivals_follow_the_diurnal_curve_and_declines_their_hourly_multiplier() {
+    let mut s = scenario(false);
+    s.rate.events_per_second = 1.0;
+    s.rate.pattern = serde_saphyr::from_str("kind: diurnal\n").unwrap();
+    let mut hourly = vec![1.0; 24];
+    hourly[3] = 3.0;
+    s.outcomes_by_hour = Some(hourly);
+    let start: DateTime<Utc> = "2026-11-23T00:00:00Z".parse().unwrap();
+    let mut arrivals = Arrivals::new(&s, start);
+    let mut generator = Generator::new(&s);
+    let mut per_hour = [0u32; 24];
+    let mut out = Vec::new();
+    loop {
+        let at = arrivals.next_time();
+        if at >= start + TimeDelta::days(2) {
+            break;
+        }
+        per_hour[chrono::Timelike::hour(&at) as usize] += 1;
+        generator.arrival(at, &mut out);
+    }
+    // Default curve: hour 12 is 1.5, hour 3 is 0.15: ten times the traffic.
+    let ratio = f64::from(per_hour[12]) / f64::from(per_hour[3]);
+    assert!(
+        (ratio / 10.0 - 1.0).abs() < 0.2,
+        "noon/3am traffic ratio {ratio}"
+    );
+    let decline_rate = |hour: u32| {
+        let of_hour: Vec<Value> = out
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(&e.text).unwrap())
+            .filter(|e| {
+                chrono::Timelike::hour(
+                    &e["occurred_at"]
+                        .as_str()
+                        .unwrap()
+                        .parse::<DateTime<Utc>>()
+                        .unwrap(),
+                ) == hour
+            })
+            .collect();
+        of_hour.iter().filter(|e| e["status"] == "declined").count() as f64 / of_hour.len() as f64
+    };
+    let (night, noon) = (decline_rate(3), decline_rate(12));
+    assert!(
+        night / noon > 2.0 && night / noon < 4.5,
+        "declines at 3am {night}, noon {noon}"
+    );
+}
+
+#[tokio::test]
+async fn the_handler_sink_retries_what_is_transient_and_reports_what_is_not() {
+    use axum::http::StatusCode;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    // A handler that fails twice with 503, then accepts; and one that refuses with 400.
+    let calls = Arc::new(AtomicU32::new(0));
+    let seen = calls.clone();
+    let flaky = axum::Router::new().route(
+        "/EventHubTrigger",
+        axum::routing::post(move || {
+            let seen = seen.clone();
+            async move {
+                if seen.fetch_add(1, Ordering::SeqCst) < 2 {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::OK
+                }
+            }
+        }),
+    );
+    let refusing = axum::Router::new().route(
+        "/EventHubTrigger",
+        axum::routing::post(|| async { StatusCode::BAD_REQUEST }),
+    );
+    let mut targets = Vec::new();
+    for app in [flaky, refusing] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        targets.push(format!("http://{}", listener.local_addr().unwrap()));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+    }
+    let mut s = backfill(
+        scenario(false),
+        "2026-11-25T00:00:00Z",
+        "2026-11-25T01:00:00Z",
+    );
+    s.delivery.partitions = 1;
+    let options = RunOptions {
+        count: Some(10),
+        ..RunOptions::default()
+    };
+    let ok = run(
+        s.clone(),
+        Sink::Handler(HandlerSink::new(&targets[0], 1, 5)),
+        options.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            ok.stats.sent,
+            ok.stats.retries,
+            ok.stats.throttles,
+            ok.stats.failed
+        ),
+        (10, 2, 2, 0)
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let refused = run(
+        s,
+        Sink::Handler(HandlerSink::new(&targets[1], 1, 5)),
+        options,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            refused.stats.sent,
+            refused.stats.retries,
+            refused.stats.failed
+        ),
+        (0, 0, 10)
+    );
+    assert!(refused.errors[0].contains("400"), "{:?}", refused.errors);
 }
