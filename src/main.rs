@@ -28,6 +28,9 @@ enum Command {
     Serve,
     /// Apply pending schema migrations to DATABASE_URL and exit.
     Migrate,
+    /// Check that DATABASE_URL's schema is at this build's version and has every table
+    /// and column other tools rely on; name what is missing and exit 1 if anything is.
+    VerifySchema,
 }
 
 #[tokio::main]
@@ -37,6 +40,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Migrate => migrate().await,
+        Command::VerifySchema => verify_schema().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -63,6 +67,37 @@ async fn migrate() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+async fn verify_schema() -> anyhow::Result<()> {
+    let settings = HandlerSettings::from_env()?;
+    let pool = store::pool(settings.database_url.expose(), settings.pool)?;
+    let client = pool.get().await.context("connecting to DATABASE_URL")?;
+    let verification = store::verify(&**client).await?;
+    let required = store::MIGRATIONS.last().map_or(0, |m| m.version);
+    match &verification.status {
+        Some(status) => println!(
+            "schema version {} (this build needs {required})",
+            status.current
+        ),
+        None => println!("schema is older than version {required}: run `handler migrate`"),
+    }
+    for name in &verification.missing {
+        println!("missing: {name}");
+    }
+    if verification.ok() {
+        let columns: usize = store::CONTRACT.iter().map(|(_, c)| c.len()).sum();
+        println!(
+            "ok: {} tables and {columns} columns present",
+            store::CONTRACT.len()
+        );
+        Ok(())
+    } else {
+        bail!(
+            "the schema does not match this build ({} missing)",
+            verification.missing.len()
+        )
+    }
 }
 
 async fn serve() -> anyhow::Result<()> {

@@ -148,3 +148,137 @@ pub async fn check_schema(client: &impl GenericClient) -> Result<SchemaStatus, S
     }
     Ok(SchemaStatus { current, required })
 }
+
+/// The tables and columns other tools rely on (dashboards, the CD pipeline's check).
+pub const CONTRACT: &[(&str, &[&str])] = &[
+    (
+        "normalized_transactions",
+        &[
+            "transaction_id",
+            "occurred_at",
+            "amount",
+            "currency",
+            "payment_type",
+            "status",
+            "merchant_id",
+            "merchant_category",
+            "customer_id",
+            "country",
+            "channel",
+            "is_fraud",
+            "partition_id",
+            "sequence_number",
+            "enqueued_at",
+            "ingested_at",
+            "source_format",
+        ],
+    ),
+    (
+        "rejected_events",
+        &[
+            "id",
+            "reason",
+            "detail",
+            "raw",
+            "partition_id",
+            "sequence_number",
+            "rejected_at",
+        ],
+    ),
+    (
+        "payment_metrics_5m",
+        &[
+            "window_start",
+            "window_end",
+            "payment_type",
+            "currency",
+            "txn_count",
+            "approved_count",
+            "declined_count",
+            "failed_count",
+            "pending_count",
+            "refunded_count",
+            "total_amount",
+            "approved_amount",
+            "avg_amount",
+            "min_amount",
+            "max_amount",
+            "p50_amount",
+            "p95_amount",
+            "p99_amount",
+            "unique_customers",
+            "unique_merchants",
+            "fraud_count",
+            "approval_rate",
+            "late_events",
+            "revision",
+            "closed_at",
+        ],
+    ),
+    (
+        "dynamic_metrics",
+        &[
+            "rule_name",
+            "window_start",
+            "window_end",
+            "group_key",
+            "value",
+            "sample_count",
+            "rule_version",
+            "revision",
+            "computed_at",
+        ],
+    ),
+];
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Where the schema stands.
+    pub status: Option<SchemaStatus>,
+    /// `table` or `table.column` names that are missing.
+    pub missing: Vec<String>,
+}
+
+impl Verification {
+    /// Everything is there at the required version.
+    pub fn ok(&self) -> bool {
+        self.status.is_some() && self.missing.is_empty()
+    }
+}
+
+/// Checks that the schema is at the version this build needs and that every table and
+/// column of [`CONTRACT`] exists, naming what is missing.
+///
+/// # Errors
+/// [`StoreError::Query`] when the catalog cannot be read.
+pub async fn verify(client: &impl GenericClient) -> Result<Verification, StoreError> {
+    let status = match check_schema(client).await {
+        Ok(status) => Some(status),
+        Err(StoreError::SchemaTooOld { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let rows = client
+        .query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = current_schema()",
+            &[],
+        )
+        .await
+        .map_err(StoreError::query("reading the catalog"))?;
+    let present: std::collections::HashSet<(String, String)> =
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut missing = Vec::new();
+    for (table, columns) in CONTRACT {
+        if !present.iter().any(|(t, _)| t == table) {
+            missing.push((*table).to_owned());
+            continue;
+        }
+        for column in *columns {
+            if !present.contains(&((*table).to_owned(), (*column).to_owned())) {
+                missing.push(format!("{table}.{column}"));
+            }
+        }
+    }
+    Ok(Verification { status, missing })
+}

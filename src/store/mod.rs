@@ -18,7 +18,8 @@ use tokio_postgres::error::SqlState;
 pub use batches::{BatchContext, StoredBatch, store_batch, store_envelope_invalid};
 pub use clusters::{ClusterReport, cluster_merchants};
 pub use migrations::{
-    MIGRATIONS, Migration, SchemaStatus, apply as migrations_apply, check_schema, migrate,
+    CONTRACT, MIGRATIONS, Migration, SchemaStatus, Verification, apply as migrations_apply,
+    check_schema, migrate, verify,
 };
 pub use windows::{CloseReport, PartitionReport, close_due_windows, maintain_partitions};
 

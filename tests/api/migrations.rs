@@ -139,3 +139,32 @@ async fn an_empty_database_is_too_old_to_serve() {
     );
     assert!(err.to_string().contains("handler migrate"));
 }
+
+#[tokio::test]
+async fn verification_names_every_missing_table_and_column() {
+    let db = TestDb::migrated().await;
+    let client = db.connect().await;
+    let fine = store::verify(&client).await.unwrap();
+    assert!(fine.ok(), "{fine:?}");
+    client
+        .batch_execute(
+            "ALTER TABLE payment_metrics_5m DROP COLUMN p99_amount; DROP TABLE dynamic_metrics;",
+        )
+        .await
+        .unwrap();
+    let broken = store::verify(&client).await.unwrap();
+    assert!(!broken.ok());
+    assert_eq!(
+        broken.missing,
+        ["payment_metrics_5m.p99_amount", "dynamic_metrics"]
+    );
+
+    let empty = TestDb::empty().await;
+    let report = store::verify(&empty.connect().await).await.unwrap();
+    assert_eq!(report.status, None);
+    assert!(
+        report
+            .missing
+            .contains(&"normalized_transactions".to_string())
+    );
+}

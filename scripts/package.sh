@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the release `handler` and writes the deployable Function App zip:
+#   host.json, EventHubTrigger/function.json, TimerTrigger/function.json,
+#   handler (executable), migrations/, config/
+# which is also exactly what `func azure functionapp publish` uploads from the repository
+# root (after `cp target/release/handler .`), since .funcignore excludes the rest.
+#
+#   scripts/package.sh [OUT]            # default dist/functionapp.zip
+#   PAYMETRICS_TARGET=x86_64-unknown-linux-musl scripts/package.sh   # static binary (CI)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out="${1:-dist/functionapp.zip}"
+target="${PAYMETRICS_TARGET:-}"
+command -v zip >/dev/null || { echo "zip is needed: apt-get install zip" >&2; exit 1; }
+
+if [ -n "$target" ]; then
+  cargo build --release --locked --bin handler --target "$target"
+  binary="${CARGO_TARGET_DIR:-target}/$target/release/handler"
+else
+  cargo build --release --locked --bin handler
+  binary="${CARGO_TARGET_DIR:-target}/release/handler"
+fi
+
+stage="$(mktemp -d)"
+trap 'rm -rf "$stage"' EXIT
+cp host.json "$stage/"
+for function in EventHubTrigger TimerTrigger; do
+  mkdir -p "$stage/$function"
+  cp "$function/function.json" "$stage/$function/"
+done
+cp "$binary" "$stage/handler"
+chmod 0755 "$stage/handler"
+cp -R migrations config "$stage/"
+
+mkdir -p "$(dirname "$out")"
+out_abs="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"
+rm -f "$out_abs"
+(cd "$stage" && zip -q -r -X "$out_abs" .)
+echo "wrote $out ($(du -h "$out_abs" | cut -f1)): $(cd "$stage" && find . -type f | sort | tr '\n' ' ')"
