@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use paymetrics::functions::{AppState, router};
-use paymetrics::settings::{EngineHandle, HandlerSettings};
+use paymetrics::settings::{DbAuth, EngineHandle, HandlerSettings};
 use paymetrics::{store, telemetry};
 use tracing::{error, info, warn};
 
@@ -52,9 +52,23 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The pool the settings describe: password or Microsoft Entra ID, TLS or not.
+fn open_pool(settings: &HandlerSettings) -> anyhow::Result<deadpool_postgres::Pool> {
+    use paymetrics::store::connect::{AzureTokens, Password, TokenCache, default_credential};
+    let (config, tls) = settings.database.connection()?;
+    let password = match settings.database.auth {
+        DbAuth::Password => Password::Fixed,
+        DbAuth::Entra => {
+            let credential = default_credential().map_err(|e| anyhow::anyhow!(e))?;
+            Password::Entra(Arc::new(TokenCache::new(Box::new(AzureTokens(credential)))))
+        }
+    };
+    Ok(store::pool_with(config, &tls, password, settings.pool)?)
+}
+
 async fn migrate() -> anyhow::Result<()> {
     let settings = HandlerSettings::from_env()?;
-    let pool = store::pool(settings.database_url.expose(), settings.pool)?;
+    let pool = open_pool(&settings)?;
     let mut client = pool.get().await.context("connecting to DATABASE_URL")?;
     let applied = store::migrate(&mut client).await?;
     let status = store::check_schema(&**client).await?;
@@ -71,7 +85,7 @@ async fn migrate() -> anyhow::Result<()> {
 
 async fn verify_schema() -> anyhow::Result<()> {
     let settings = HandlerSettings::from_env()?;
-    let pool = store::pool(settings.database_url.expose(), settings.pool)?;
+    let pool = open_pool(&settings)?;
     let client = pool.get().await.context("connecting to DATABASE_URL")?;
     let verification = store::verify(&**client).await?;
     let required = store::MIGRATIONS.last().map_or(0, |m| m.version);
@@ -103,7 +117,7 @@ async fn verify_schema() -> anyhow::Result<()> {
 async fn serve() -> anyhow::Result<()> {
     let settings = HandlerSettings::from_env()?;
     let engine = EngineHandle::load(&settings.engine_config, settings.engine_config_explicit)?;
-    let pool = store::pool(settings.database_url.expose(), settings.pool)?;
+    let pool = open_pool(&settings)?;
 
     // Refuse to serve against an old schema; if the database is unreachable, serve anyway:
     // every invocation checks the schema first until it has been found recent enough, and

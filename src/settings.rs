@@ -94,11 +94,118 @@ impl fmt::Debug for Secret {
 /// working directory under the Functions host).
 pub const DEFAULT_ENGINE_CONFIG: &str = "config/engine.yaml";
 
+/// How the handler authenticates to PostgreSQL (`PAYMETRICS_DB_AUTH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbAuth {
+    /// The password in `DATABASE_URL` (local development).
+    Password,
+    /// A Microsoft Entra ID access token of the handler's identity, fetched per new
+    /// connection and refreshed before it expires.
+    Entra,
+}
+
+/// Transport security (`PAYMETRICS_DB_SSLMODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Plain TCP; refused with Entra ID (a token would travel in clear).
+    Disable,
+    /// TLS with the certificate verified (`require` and `verify-full` alike).
+    VerifyFull,
+}
+
+/// Where the database is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL`, when set: host, database, user (and password) in one string.
+    pub url: Option<Secret>,
+    /// `PAYMETRICS_DB_HOST`, `PAYMETRICS_DB_PORT` (5432), `PAYMETRICS_DB_NAME`
+    /// (`paymetrics`), `PAYMETRICS_DB_USER`: the parts, used when `DATABASE_URL` is not set
+    /// (the Function App's settings; the user is the identity's principal name).
+    pub host: Option<String>,
+    /// Port.
+    pub port: u16,
+    /// Database name.
+    pub name: String,
+    /// Database user.
+    pub user: Option<String>,
+    /// Authentication mode.
+    pub auth: DbAuth,
+    /// TLS; `None` follows `DATABASE_URL`'s `sslmode`.
+    pub sslmode: Option<SslMode>,
+    /// `PAYMETRICS_DB_SSLROOTCERT`: a PEM file of root certificates to verify the server
+    /// against instead of the Mozilla roots (a private or test CA).
+    pub root_cert: Option<PathBuf>,
+}
+
+impl DatabaseSettings {
+    /// The driver's connection settings (without a token) and the TLS to use.
+    ///
+    /// # Errors
+    /// [`SettingsError::Invalid`] naming the variable.
+    pub fn connection(
+        &self,
+    ) -> Result<(tokio_postgres::Config, crate::store::connect::Tls), SettingsError> {
+        use std::str::FromStr;
+        let mut config = match &self.url {
+            Some(url) => tokio_postgres::Config::from_str(url.expose()).map_err(|_| {
+                SettingsError::Invalid {
+                    name: "DATABASE_URL",
+                    value: "(hidden)".into(),
+                    expected: "a PostgreSQL URL or key=value connection string",
+                }
+            })?,
+            None => {
+                let mut config = tokio_postgres::Config::new();
+                config
+                    .host(self.host.as_deref().unwrap_or_default())
+                    .port(self.port)
+                    .dbname(&self.name)
+                    .user(self.user.as_deref().unwrap_or_default());
+                config
+            }
+        };
+        let url_wants_tls = matches!(
+            config.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        );
+        let verify = match self.sslmode {
+            Some(SslMode::VerifyFull) => true,
+            Some(SslMode::Disable) => false,
+            None => url_wants_tls || self.url.is_none(),
+        };
+        if self.auth == DbAuth::Entra && !verify {
+            return Err(SettingsError::Invalid {
+                name: "PAYMETRICS_DB_SSLMODE",
+                value: "disable".into(),
+                expected: "require or verify-full with PAYMETRICS_DB_AUTH=entra (a token must not travel in clear)",
+            });
+        }
+        let tls = if verify {
+            config.ssl_mode(tokio_postgres::config::SslMode::Require);
+            crate::store::connect::Tls::verify(self.root_cert.as_deref()).map_err(|_| {
+                SettingsError::Invalid {
+                    name: "PAYMETRICS_DB_SSLROOTCERT",
+                    value: self
+                        .root_cert
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    expected: "a readable PEM file of root certificates",
+                }
+            })?
+        } else {
+            config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            crate::store::connect::Tls::Disable
+        };
+        Ok((config, tls))
+    }
+}
+
 /// The handler's settings, from the environment.
 #[derive(Debug, Clone)]
 pub struct HandlerSettings {
-    /// `DATABASE_URL`: PostgreSQL connection string (URL or key=value form).
-    pub database_url: Secret,
+    /// The database: `DATABASE_URL`, or the `PAYMETRICS_DB_*` parts.
+    pub database: DatabaseSettings,
     /// `FUNCTIONS_CUSTOMHANDLER_PORT`: the port the host forwards invocations to
     /// (default 3000 when started by hand). The handler listens on 127.0.0.1 only.
     pub port: u16,
@@ -132,11 +239,67 @@ impl HandlerSettings {
     /// As [`HandlerSettings::from_env`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let database_url = get("DATABASE_URL").ok_or(SettingsError::Missing {
-            name: "DATABASE_URL",
-            hint: "set it to a PostgreSQL connection string such as \
-                   postgres://postgres@127.0.0.1:5432/paymetrics",
-        })?;
+        let database_url = get("DATABASE_URL");
+        let host = get("PAYMETRICS_DB_HOST");
+        if database_url.is_none() && host.is_none() {
+            return Err(SettingsError::Missing {
+                name: "DATABASE_URL",
+                hint: "set it to a PostgreSQL connection string such as \
+                       postgres://postgres@127.0.0.1:5432/paymetrics, or set PAYMETRICS_DB_HOST \
+                       and PAYMETRICS_DB_USER to connect with Microsoft Entra ID",
+            });
+        }
+        let auth = match get("PAYMETRICS_DB_AUTH")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None if database_url.is_some() => DbAuth::Password,
+            None => DbAuth::Entra,
+            Some("password") => DbAuth::Password,
+            Some("entra") => DbAuth::Entra,
+            Some(other) => {
+                return Err(SettingsError::Invalid {
+                    name: "PAYMETRICS_DB_AUTH",
+                    value: other.to_owned(),
+                    expected: "password or entra",
+                });
+            }
+        };
+        let sslmode = match get("PAYMETRICS_DB_SSLMODE")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => None,
+            Some("disable") => Some(SslMode::Disable),
+            Some("require" | "verify-full" | "verify-ca") => Some(SslMode::VerifyFull),
+            Some(other) => {
+                return Err(SettingsError::Invalid {
+                    name: "PAYMETRICS_DB_SSLMODE",
+                    value: other.to_owned(),
+                    expected: "disable, require or verify-full",
+                });
+            }
+        };
+        let user = get("PAYMETRICS_DB_USER");
+        if database_url.is_none() && user.is_none() {
+            return Err(SettingsError::Missing {
+                name: "PAYMETRICS_DB_USER",
+                hint: "set it to the database role: with Microsoft Entra ID, the name of the \
+                       identity's principal (the Function App's name for its managed identity)",
+            });
+        }
+        let database = DatabaseSettings {
+            url: database_url.map(Secret::new),
+            host,
+            port: parse(&get, "PAYMETRICS_DB_PORT", 5432, "a TCP port number")?,
+            name: get("PAYMETRICS_DB_NAME").unwrap_or_else(|| "paymetrics".into()),
+            user,
+            auth,
+            sslmode,
+            root_cert: get("PAYMETRICS_DB_SSLROOTCERT").map(PathBuf::from),
+        };
         let port = parse(
             &get,
             "FUNCTIONS_CUSTOMHANDLER_PORT",
@@ -164,7 +327,7 @@ impl HandlerSettings {
         let statement_timeout = duration("PAYMETRICS_DB_STATEMENT_TIMEOUT", 300)?;
         let lock_timeout = duration("PAYMETRICS_DB_LOCK_TIMEOUT", 30)?;
         Ok(Self {
-            database_url: Secret::new(database_url),
+            database,
             port,
             engine_config_explicit: engine_config.is_some(),
             engine_config: PathBuf::from(

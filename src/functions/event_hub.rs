@@ -65,10 +65,21 @@ async fn handle(
     };
     let mut client = state.client().await?;
 
-    let invocation = match Invocation::parse(&bytes) {
+    let parsed = Invocation::parse(&bytes).map_err(|e| e.to_string()).and_then(|invocation| {
+        let limit = engine.ingest.max_events_per_batch;
+        if invocation.events.len() > limit {
+            Err(format!(
+                "the invocation carries {} events, more than ingest.max_events_per_batch ({limit}); \
+                 lower maxEventBatchSize in host.json",
+                invocation.events.len()
+            ))
+        } else {
+            Ok(invocation)
+        }
+    });
+    let invocation = match parsed {
         Ok(invocation) => invocation,
-        Err(e) => {
-            let detail = e.to_string();
+        Err(detail) => {
             store::store_envelope_invalid(&**client, &bytes, &detail, &context).await?;
             warn!(error = %detail, bytes = bytes.len(), "invalid invocation body quarantined");
             let mut rejected = serde_json::Map::new();

@@ -36,6 +36,12 @@ pub struct IngestPolicy {
     /// replay of a day that retention already dropped cannot be counted again.
     #[serde(with = "crate::settings::optional_duration")]
     pub max_age: Option<Duration>,
+    /// Largest accepted event, in bytes; a larger one is quarantined as
+    /// `event_too_large` (Event Hubs itself allows up to 1 MiB).
+    pub max_event_bytes: usize,
+    /// Most events one invocation may carry; a larger batch is quarantined whole as
+    /// `envelope_invalid`. Keep it at or above `maxEventBatchSize` in host.json (100).
+    pub max_events_per_batch: usize,
 }
 
 impl Default for IngestPolicy {
@@ -43,6 +49,8 @@ impl Default for IngestPolicy {
         Self {
             max_future: Duration::from_secs(5 * 60),
             max_age: None,
+            max_event_bytes: 1024 * 1024,
+            max_events_per_batch: 10_000,
         }
     }
 }
@@ -85,6 +93,8 @@ pub enum RejectReason {
     FutureTimestamp,
     /// `occurred_at` is older than `ingest.max_age` (data past retention).
     ExpiredTimestamp,
+    /// The event is larger than `ingest.max_event_bytes`.
+    EventTooLarge,
     /// The transaction id was seen before with different content.
     DuplicateConflict,
     /// The whole invocation body was not a valid host invocation.
@@ -102,6 +112,7 @@ impl RejectReason {
         Self::UnknownCurrency,
         Self::FutureTimestamp,
         Self::ExpiredTimestamp,
+        Self::EventTooLarge,
         Self::DuplicateConflict,
         Self::EnvelopeInvalid,
     ];
@@ -117,6 +128,7 @@ impl RejectReason {
             Self::UnknownCurrency => "unknown_currency",
             Self::FutureTimestamp => "future_timestamp",
             Self::ExpiredTimestamp => "expired_timestamp",
+            Self::EventTooLarge => "event_too_large",
             Self::DuplicateConflict => "duplicate_conflict",
             Self::EnvelopeInvalid => "envelope_invalid",
         }
@@ -216,7 +228,16 @@ pub fn prepare(events: Vec<RawEvent>, now: DateTime<Utc>, policy: &IngestPolicy)
         ..PreparedBatch::default()
     };
     for event in events {
+        let size = event.raw.as_str().len();
         let normalized = match &event.parsed {
+            _ if size > policy.max_event_bytes => Err(Rejection {
+                reason: RejectReason::EventTooLarge,
+                detail: format!(
+                    "the event is {size} bytes, more than ingest.max_event_bytes ({})",
+                    policy.max_event_bytes
+                ),
+                transaction_id: None,
+            }),
             Ok(json) => normalize(json, event.lineage.enqueued_at.unwrap_or(now), policy),
             Err(message) => Err(Rejection {
                 reason: RejectReason::MalformedJson,

@@ -5,6 +5,7 @@
 
 mod batches;
 mod clusters;
+pub mod connect;
 mod migrations;
 mod windows;
 
@@ -12,7 +13,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 pub use batches::{BatchContext, StoredBatch, store_batch, store_envelope_invalid};
@@ -124,13 +124,36 @@ pub struct PoolSettings {
     pub lock_timeout: Duration,
 }
 
-/// Builds a connection pool. No connection is made until one is needed.
+/// Builds a connection pool from a connection string (URL or key=value form), with the
+/// password it contains and TLS as its `sslmode` asks (`require` and `verify-full` verify
+/// the server certificate against the Mozilla roots; `disable` and `prefer` use plain
+/// TCP). No connection is made until one is needed.
 ///
 /// # Errors
 /// [`StoreError::Config`] when the connection string is invalid.
 pub fn pool(database_url: &str, limits: PoolSettings) -> Result<Pool, StoreError> {
-    let mut config = tokio_postgres::Config::from_str(database_url)
+    let config = tokio_postgres::Config::from_str(database_url)
         .map_err(|e| StoreError::Config(e.to_string()))?;
+    let tls = match config.get_ssl_mode() {
+        tokio_postgres::config::SslMode::Require => {
+            connect::Tls::verify(None).map_err(StoreError::Config)?
+        }
+        _ => connect::Tls::Disable,
+    };
+    pool_with(config, &tls, connect::Password::Fixed, limits)
+}
+
+/// Builds a connection pool from parts: the connection settings, TLS, and where the
+/// password comes from. No connection is made until one is needed.
+///
+/// # Errors
+/// [`StoreError::Config`] when the pool cannot be built.
+pub fn pool_with(
+    mut config: tokio_postgres::Config,
+    tls: &connect::Tls,
+    password: connect::Password,
+    limits: PoolSettings,
+) -> Result<Pool, StoreError> {
     if config.get_application_name().is_none() {
         config.application_name("paymetrics");
     }
@@ -144,9 +167,9 @@ pub fn pool(database_url: &str, limits: PoolSettings) -> Result<Pool, StoreError
             limits.lock_timeout.as_millis()
         ));
     }
-    let manager = Manager::from_config(
+    let manager = Manager::from_connect(
         config,
-        NoTls,
+        connect::Connector::new(tls, password),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },

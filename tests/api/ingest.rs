@@ -586,3 +586,59 @@ async fn a_statement_stuck_on_a_lock_fails_the_invocation_instead_of_hanging() {
     let (status, _) = app.invoke(batch(&[event("l-1", "1.00")], "0", 1)).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn oversized_events_and_batches_are_quarantined_with_the_limit_named() {
+    let db = TestDb::migrated().await;
+    let url = db.url();
+    let engine = EngineConfig::from_yaml(
+        "ingest:\n  max_event_bytes: 400\n  max_events_per_batch: 3\n",
+        std::path::Path::new("engine.yaml"),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(db, &url, engine, 1 << 20).await;
+    let client = app.db.connect().await;
+    let mut big = event("big-1", "1.00");
+    big["merchant_category"] = json!("x".repeat(500));
+    let (status, body) = app
+        .invoke(batch(&[big, event("small-1", "1.00")], "0", 1))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["ReturnValue"]["rejected_by_reason"]["event_too_large"], 1,
+        "{body}"
+    );
+    let detail: String = client
+        .query_one(
+            "SELECT detail FROM rejected_events WHERE reason = 'event_too_large'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(detail.contains("ingest.max_event_bytes (400)"), "{detail}");
+
+    let four: Vec<Value> = (0..4)
+        .map(|i| event(&format!("many-{i}"), "1.00"))
+        .collect();
+    let (status, body) = app.invoke(batch(&four, "0", 10)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["ReturnValue"]["rejected_by_reason"]["envelope_invalid"], 1,
+        "{body}"
+    );
+    assert!(
+        body["Logs"][0]
+            .as_str()
+            .unwrap()
+            .contains("max_events_per_batch")
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM normalized_transactions WHERE transaction_id LIKE 'many-%'"
+        )
+        .await,
+        0
+    );
+}

@@ -6,5 +6,6 @@ mod ingest;
 mod migrations;
 mod process;
 mod rules;
+mod security;
 mod simulator;
 mod windows;
