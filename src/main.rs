@@ -36,12 +36,20 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init();
+    let mut telemetry = match telemetry::init("paymetrics-handler", telemetry::Output::Stdout) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Migrate => migrate().await,
         Command::VerifySchema => verify_schema().await,
     };
+    // Flush what is still buffered for Application Insights before the process ends.
+    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

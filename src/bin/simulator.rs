@@ -132,14 +132,22 @@ struct RunArgs {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init_stderr();
-    match execute(cli).await {
+    let mut telemetry = match telemetry::init("paymetrics-simulator", telemetry::Output::Stderr) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = match execute(cli).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
-    }
+    };
+    telemetry.shutdown();
+    code
 }
 
 async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -11,6 +11,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 use super::{AppState, FunctionError, InvocationResponse, error_chain};
 use crate::ingest::{self, Invocation};
 use crate::store::{self, BatchContext, StoredBatch};
+use crate::telemetry;
 
 /// The header carrying the host's invocation id.
 pub const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
@@ -26,14 +27,25 @@ pub(super) async fn invoke(
         .map(str::to_owned);
     let span = info_span!(
         "EventHubTrigger",
+        otel.kind = "server",
         invocation_id = invocation_id.as_deref().unwrap_or(""),
         partition_id = tracing::field::Empty,
         batch_size = tracing::field::Empty,
+        accepted = tracing::field::Empty,
+        duplicates = tracing::field::Empty,
+        rejected = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
     );
+    super::continue_trace(&span, &headers);
+    let started = std::time::Instant::now();
     let result = handle(state, invocation_id, body)
         .instrument(span.clone())
         .await;
+    telemetry::metrics::get()
+        .batch_duration
+        .record(started.elapsed().as_secs_f64(), &[]);
     if let Err(e) = &result {
+        span.record("otel.status_code", "ERROR");
         span.in_scope(|| error!(error = %error_chain(e), "invocation failed; the host will retry"));
     }
     result
@@ -82,6 +94,9 @@ async fn handle(
         Err(detail) => {
             store::store_envelope_invalid(&**client, &bytes, &detail, &context).await?;
             warn!(error = %detail, bytes = bytes.len(), "invalid invocation body quarantined");
+            telemetry::metrics::get()
+                .events_rejected
+                .add(1, &telemetry::metrics::reason("envelope_invalid"));
             let mut rejected = serde_json::Map::new();
             rejected.insert("envelope_invalid".into(), json!(1));
             return Ok(Json(InvocationResponse::new(
@@ -104,7 +119,26 @@ async fn handle(
 
     let partition_id = invocation.partition_id.clone();
     let batch = ingest::prepare(invocation.events, context.now, &engine.ingest);
+    let db_started = std::time::Instant::now();
     let stored = store::store_batch(&mut client, batch, &context).await?;
+    let instruments = telemetry::metrics::get();
+    instruments
+        .db_duration
+        .record(db_started.elapsed().as_secs_f64(), &[]);
+    instruments.events_received.add(stored.received as u64, &[]);
+    instruments.events_accepted.add(stored.accepted as u64, &[]);
+    instruments
+        .events_duplicate
+        .add(stored.duplicates as u64, &[]);
+    instruments.late_events.add(stored.late as u64, &[]);
+    for (reason, n) in &stored.rejected {
+        instruments
+            .events_rejected
+            .add(*n as u64, &telemetry::metrics::reason(reason.as_str()));
+    }
+    span.record("accepted", stored.accepted);
+    span.record("duplicates", stored.duplicates);
+    span.record("rejected", stored.rejected_total());
     let summary = summary(&stored);
     info!(
         received = stored.received,

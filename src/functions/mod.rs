@@ -143,6 +143,16 @@ impl IntoResponse for FunctionError {
     }
 }
 
+/// Makes `span` continue the caller's W3C trace context (`traceparent`, `tracestate`)
+/// when the host sends one.
+fn continue_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&opentelemetry_http::HeaderExtractor(headers))
+    });
+    let _ = span.set_parent(parent);
+}
+
 /// An error and its causes, `: `-separated.
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

@@ -77,7 +77,8 @@ pub(super) async fn invoke(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let span = info_span!("TimerTrigger", invocation_id = %invocation_id);
+    let span = info_span!("TimerTrigger", otel.kind = "server", invocation_id = %invocation_id);
+    super::continue_trace(&span, &headers);
     let result = handle(state, body).instrument(span.clone()).await;
     if let Err(e) = &result {
         span.in_scope(|| error!(error = %error_chain(e), "window closing failed"));
@@ -96,6 +97,12 @@ async fn handle(state: AppState, body: Bytes) -> Result<Json<InvocationResponse>
     let partitions = store::maintain_partitions(&mut client, now, &engine.retention).await?;
     let report = store::close_due_windows(&mut client, now, &engine.windows, &engine.rules).await?;
     let clusters = store::cluster_merchants(&mut client, now, &engine.clustering).await?;
+    let lag = store::window_close_lag(&**client, now, &engine.windows).await?;
+    let instruments = crate::telemetry::metrics::get();
+    instruments.windows_closed.add(report.closed, &[]);
+    instruments.windows_recomputed.add(report.recomputed, &[]);
+    instruments.rules_evaluated.add(report.rules_evaluated, &[]);
+    instruments.window_close_lag.record(lag.as_secs_f64(), &[]);
     let summary = format!(
         "closed {} windows, recomputed {}, wrote {} payment_metrics_5m and {} dynamic_metrics rows, {} due windows remain",
         report.closed, report.recomputed, report.rows, report.rule_rows, report.remaining
@@ -129,6 +136,7 @@ async fn handle(state: AppState, body: Bytes) -> Result<Json<InvocationResponse>
             "rows_written": report.rows,
             "rule_rows_written": report.rule_rows,
             "windows_remaining": report.remaining,
+            "window_close_lag_seconds": lag.as_secs(),
             "partitions_dropped": partitions.dropped,
             "cluster_run_id": clusters.run_id,
             "merchants_clustered": clusters.merchants,

@@ -300,7 +300,27 @@ async fn deliver(
     let batch: Vec<Emission> = std::mem::take(pending);
     summary.events += batch.len() as u64;
     outputs.record(&batch)?;
-    match sink.send(&batch, &mut summary.stats).await {
+    let before = summary.stats.clone();
+    let started = Instant::now();
+    let result = sink.send(&batch, &mut summary.stats).await;
+    let instruments = crate::telemetry::metrics::get();
+    let after = &summary.stats;
+    instruments
+        .simulator_sent
+        .add(after.sent - before.sent, &[]);
+    instruments
+        .simulator_retried
+        .add(after.retries - before.retries, &[]);
+    instruments
+        .simulator_throttled
+        .add(after.throttles - before.throttles, &[]);
+    instruments
+        .simulator_failed
+        .add(after.failed - before.failed, &[]);
+    instruments
+        .simulator_send_latency
+        .record(started.elapsed().as_secs_f64(), &[]);
+    match result {
         Ok(()) => Ok(()),
         Err(e @ SinkError::Io(_)) => Err(e.into()),
         Err(e) => {

@@ -49,6 +49,8 @@ pub struct StoredBatch {
     pub duplicates: usize,
     /// Rejected events by reason, including conflicting duplicates.
     pub rejected: BTreeMap<RejectReason, usize>,
+    /// Accepted transactions that landed in 5-minute windows already closed.
+    pub late: usize,
 }
 
 impl StoredBatch {
@@ -157,12 +159,14 @@ pub async fn store_batch(
     insert_transactions(&tx, &fresh, context.now).await?;
     insert_rejects(&tx, &rejected, context).await?;
     // Last, so the window rows stay locked only for the commit.
-    super::windows::mark_windows(&tx, &fresh, &context.window_widths, context.now).await?;
+    let late =
+        super::windows::mark_windows(&tx, &fresh, &context.window_widths, context.now).await?;
     tx.commit()
         .await
         .map_err(StoreError::query("committing the batch"))?;
 
     outcome.accepted = fresh.len();
+    outcome.late = late;
     for reject in &rejected {
         *outcome.rejected.entry(reject.rejection.reason).or_default() += 1;
     }

@@ -21,7 +21,9 @@ pub use migrations::{
     CONTRACT, MIGRATIONS, Migration, SchemaStatus, Verification, apply as migrations_apply,
     check_schema, migrate, verify,
 };
-pub use windows::{CloseReport, PartitionReport, close_due_windows, maintain_partitions};
+pub use windows::{
+    CloseReport, PartitionReport, close_due_windows, maintain_partitions, window_close_lag,
+};
 
 /// Everything that can go wrong talking to PostgreSQL.
 #[derive(Debug, thiserror::Error)]

@@ -31,9 +31,9 @@ pub(super) async fn mark_windows(
     fresh: &[Accepted],
     widths: &[i64],
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<usize, StoreError> {
     if fresh.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     // (width, start) in one order for every writer, so concurrent batches cannot deadlock.
     let mut per_window: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
@@ -69,7 +69,7 @@ pub(super) async fn mark_windows(
         .map(|row| row.get(1))
         .collect();
     if late.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let mut groups: BTreeMap<(DateTime<Utc>, &str, &str), i64> = BTreeMap::new();
     for item in fresh {
@@ -98,7 +98,7 @@ pub(super) async fn mark_windows(
         )
         .await
         .map_err(StoreError::query("counting late events"))?;
-    Ok(())
+    Ok(counts.iter().sum::<i64>().max(0) as usize)
 }
 
 /// What one timer run did.
@@ -115,6 +115,31 @@ pub struct CloseReport {
     /// Due, changed windows left for the next run (time budget spent, or locked by a
     /// concurrent run).
     pub remaining: u64,
+    /// Rule computations run (one per rule and chunk).
+    pub rules_evaluated: u64,
+}
+
+/// Now minus the end of the oldest window that is due and not closed (zero when none):
+/// how far behind window closing is.
+///
+/// # Errors
+/// [`StoreError`] when the state cannot be read.
+pub async fn window_close_lag(
+    client: &impl GenericClient,
+    now: DateTime<Utc>,
+    policy: &WindowPolicy,
+) -> Result<std::time::Duration, StoreError> {
+    let oldest: Option<DateTime<Utc>> = client
+        .query_one(
+            "SELECT min(window_end) FROM window_state WHERE dirty AND window_end <= $1",
+            &[&policy.due_before(now)],
+        )
+        .await
+        .map_err(StoreError::query("reading the oldest due window"))?
+        .get(0);
+    Ok(oldest.map_or(std::time::Duration::ZERO, |end| {
+        (now - end).to_std().unwrap_or_default()
+    }))
 }
 
 /// Closes every due, changed window: the 5-minute windows into `payment_metrics_5m`,
@@ -153,6 +178,7 @@ pub async fn close_due_windows(
             report.recomputed += chunk.recomputed;
             report.rows += chunk.rows;
             report.rule_rows += chunk.rule_rows;
+            report.rules_evaluated += chunk.rules_evaluated;
             if chunk.closed + chunk.recomputed < u64::from(policy.windows_per_chunk)
                 || started.elapsed() >= policy.max_run_time
             {
@@ -183,6 +209,7 @@ struct Chunk {
     recomputed: u64,
     rows: u64,
     rule_rows: u64,
+    rules_evaluated: u64,
 }
 
 /// Closes one chunk of windows of one width in one transaction.
@@ -237,6 +264,7 @@ async fn close_chunk(
     }
     for rule in rules {
         chunk.rule_rows += compute_rule(&tx, rule, &starts, now).await?;
+        chunk.rules_evaluated += 1;
     }
     tx.execute(
         "UPDATE window_state

@@ -236,3 +236,100 @@ async fn the_handler_swaps_in_a_changed_engine_file_and_refuses_a_bad_one() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn telemetry_of_an_invocation_reaches_a_local_collector() {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+
+    // A stand-in for the Application Insights ingestion endpoint.
+    let received: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let sink = received.clone();
+    let collector = axum::Router::new().fallback(
+        move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                let gzip = headers
+                    .get("content-encoding")
+                    .is_some_and(|v| v.to_str().unwrap_or("").contains("gzip"));
+                let mut text = String::new();
+                if gzip {
+                    flate2::read::GzDecoder::new(&body[..])
+                        .read_to_string(&mut text)
+                        .unwrap();
+                } else {
+                    text = String::from_utf8_lossy(&body).into_owned();
+                }
+                sink.lock().unwrap().push((uri.path().to_owned(), text));
+                axum::Json(
+                    serde_json::json!({"itemsReceived": 1, "itemsAccepted": 1, "errors": []}),
+                )
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, collector).await });
+
+    let db = TestDb::migrated().await;
+    let port = free_port();
+    let mut command = handler(&db.url(), port);
+    command
+        .env(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            "InstrumentationKey=11111111-2222-3333-4444-555555555555;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/",
+        )
+        .env("PAYMETRICS_TELEMETRY_ENDPOINT", &endpoint);
+    let mut child = command.spawn().unwrap();
+    wait_ready(port).await;
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/EventHubTrigger"))
+        .header("X-Azure-Functions-InvocationId", "telemetry-invocation-42")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .body(fixture("eventhub_mixed_batch.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stops")
+        .unwrap();
+    assert!(status.success());
+
+    let envelopes: String = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(path, body)| format!("{path} {body}\n"))
+        .collect();
+    assert!(
+        envelopes.contains("/v2/track") || envelopes.contains("/v2.1/track"),
+        "{envelopes}"
+    );
+    assert!(
+        envelopes.contains("EventHubTrigger"),
+        "no request for the invocation: {envelopes}"
+    );
+    assert!(
+        envelopes.contains("telemetry-invocation-42"),
+        "no invocation id: {envelopes}"
+    );
+    assert!(
+        envelopes.contains("4bf92f3577b34da6a3ce929d0e0e4736"),
+        "the caller's trace was not continued: {envelopes}"
+    );
+    assert!(
+        envelopes.contains("paymetrics.events.received"),
+        "no counter: {envelopes}"
+    );
+    assert!(!envelopes.contains("s3cret"), "a secret was exported");
+}
