@@ -1,0 +1,41 @@
+# Dev: small and cheap. One Basic B1 instance (Dedicated: custom handlers and VNet
+# integration, no slots: the pipeline deploys dev in place), burstable PostgreSQL with the
+# minimum backup window, the smallest Event Hubs namespace that allows consumer groups and
+# network rules.
+
+location    = "westeurope"
+owner       = "payments-platform"
+cost_center = "cc-payments-dev"
+
+vnet_address_space     = ["10.40.0.0/22"]
+function_subnet_prefix = "10.40.0.0/24"
+endpoint_subnet_prefix = "10.40.1.0/27"
+
+eventhub_capacity                 = 1
+eventhub_maximum_throughput_units = 0
+eventhub_partition_count          = 2
+eventhub_message_retention_days   = 1
+# Add the public IPs of machines that run the simulator against dev, e.g. ["203.0.113.0/28"].
+eventhub_allowed_ip_ranges = []
+
+function_plan_sku                     = "B1"
+function_worker_count                 = 1
+function_maximum_elastic_worker_count = 1
+function_zone_balancing_enabled       = false
+function_staging_slot_enabled         = false
+
+storage_replication_type = "LRS"
+
+postgresql_sku_name                     = "B_Standard_B1ms"
+postgresql_storage_mb                   = 32768
+postgresql_backup_retention_days        = 7
+postgresql_geo_redundant_backup_enabled = false
+postgresql_high_availability_enabled    = false
+
+# The identity the dev pipeline runs as (AZURE_CLIENT_ID of the GitHub environment "dev"):
+# it runs Terraform and, as Entra administrator of the server, the migrations.
+database_administrator = {
+  principal_name = "sp-paymetrics-github-dev"
+}
+
+log_retention_days = 30

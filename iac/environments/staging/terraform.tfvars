@@ -1,0 +1,37 @@
+# Staging: production's shape at a smaller size, so slot deployment and swap are rehearsed
+# here. Elastic Premium EP1 with the staging slot, general-purpose PostgreSQL without a
+# standby, 4 partitions with auto-inflate.
+
+location    = "westeurope"
+owner       = "payments-platform"
+cost_center = "cc-payments-staging"
+
+vnet_address_space     = ["10.41.0.0/22"]
+function_subnet_prefix = "10.41.0.0/24"
+endpoint_subnet_prefix = "10.41.1.0/27"
+
+eventhub_capacity                 = 1
+eventhub_maximum_throughput_units = 4
+eventhub_partition_count          = 4
+eventhub_message_retention_days   = 3
+eventhub_allowed_ip_ranges        = []
+
+function_plan_sku                     = "EP1"
+function_worker_count                 = 1
+function_maximum_elastic_worker_count = 4
+function_zone_balancing_enabled       = false
+function_staging_slot_enabled         = true
+
+storage_replication_type = "LRS"
+
+postgresql_sku_name                     = "GP_Standard_D2ds_v5"
+postgresql_storage_mb                   = 65536
+postgresql_backup_retention_days        = 14
+postgresql_geo_redundant_backup_enabled = false
+postgresql_high_availability_enabled    = false
+
+database_administrator = {
+  principal_name = "sp-paymetrics-github-staging"
+}
+
+log_retention_days = 30

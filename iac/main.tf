@@ -1,0 +1,348 @@
+# paymetrics on Azure: Event Hubs -> Function App (Rust custom handler) -> PostgreSQL.
+#
+# This root module composes the modules for one environment; environments/<env>/ call it
+# with their sizes, provider settings and state backend. Names come from
+# naming_conventions.tf, tags from local.tags. Every role assignment is in this file, so
+# the access model can be reviewed in one place.
+
+terraform {
+  required_version = "~> 1.9.8"
+
+  required_providers {
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = "~> 4.55"
+    }
+  }
+}
+
+data "azurerm_client_config" "current" {}
+
+locals {
+  is_elastic_premium = startswith(var.function_plan_sku, "EP")
+
+  # Host storage shared keys: off wherever the plan allows. Elastic Premium keeps the app's
+  # content on an Azure Files share, and Azure Files only takes a key-based connection
+  # string (WEBSITE_CONTENTAZUREFILECONNECTIONSTRING); AzureWebJobsStorage itself always
+  # uses the managed identity.
+  storage_shared_key_enabled = local.is_elastic_premium
+
+  content_share_names = local.is_elastic_premium ? concat(
+    [local.names.content_share],
+    var.function_staging_slot_enabled ? [local.names.content_share_staging] : [],
+  ) : []
+
+  database_administrators = merge(
+    {
+      operators = {
+        object_id      = coalesce(var.database_administrator.object_id, data.azurerm_client_config.current.object_id)
+        principal_name = var.database_administrator.principal_name
+        principal_type = var.database_administrator.principal_type
+      }
+    },
+    var.function_identity_is_database_administrator ? {
+      function = {
+        object_id      = module.function_app.principal_id
+        principal_name = local.database_users.function
+        principal_type = "ServicePrincipal"
+      }
+    } : {},
+    var.function_identity_is_database_administrator && var.function_staging_slot_enabled ? {
+      function_staging = {
+        object_id      = module.function_app.staging_slot_principal_id
+        principal_name = local.database_users.function_staging
+        principal_type = "ServicePrincipal"
+      }
+    } : {},
+  )
+}
+
+resource "azurerm_resource_group" "main" {
+  name     = local.names.resource_group
+  location = var.location
+  tags     = local.tags
+}
+
+# ---------------------------------------------------------------------------------------
+# Monitoring
+# ---------------------------------------------------------------------------------------
+
+resource "azurerm_log_analytics_workspace" "main" {
+  name                         = local.names.log_analytics
+  resource_group_name          = azurerm_resource_group.main.name
+  location                     = azurerm_resource_group.main.location
+  sku                          = "PerGB2018"
+  retention_in_days            = var.log_retention_days
+  local_authentication_enabled = false
+  tags                         = local.tags
+}
+
+resource "azurerm_application_insights" "main" {
+  name                = local.names.app_insights
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  workspace_id        = azurerm_log_analytics_workspace.main.id
+  application_type    = "other"
+  retention_in_days   = var.log_retention_days
+  # The Functions host sends its own telemetry with the app's Entra identity
+  # (APPLICATIONINSIGHTS_AUTHENTICATION_STRING), but the handler's exporter
+  # (opentelemetry-application-insights) can only send with the instrumentation key of the
+  # connection string, so key ingestion stays on. The key allows writing telemetry only.
+  local_authentication_disabled = false
+  tags                          = local.tags
+}
+
+# ---------------------------------------------------------------------------------------
+# Network: the Function App reaches Event Hubs and Storage through service endpoints of its
+# integration subnet, and PostgreSQL through a private endpoint.
+# ---------------------------------------------------------------------------------------
+
+resource "azurerm_virtual_network" "main" {
+  name                = local.names.virtual_network
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  address_space       = var.vnet_address_space
+  tags                = local.tags
+}
+
+resource "azurerm_subnet" "function" {
+  name                 = local.names.subnet_function
+  resource_group_name  = azurerm_resource_group.main.name
+  virtual_network_name = azurerm_virtual_network.main.name
+  address_prefixes     = [var.function_subnet_prefix]
+  service_endpoints    = ["Microsoft.EventHub", "Microsoft.Storage"]
+
+  delegation {
+    name = "Microsoft.Web.serverFarms"
+
+    service_delegation {
+      name    = "Microsoft.Web/serverFarms"
+      actions = ["Microsoft.Network/virtualNetworks/subnets/action"]
+    }
+  }
+}
+
+resource "azurerm_subnet" "endpoints" {
+  name                              = local.names.subnet_endpoints
+  resource_group_name               = azurerm_resource_group.main.name
+  virtual_network_name              = azurerm_virtual_network.main.name
+  address_prefixes                  = [var.endpoint_subnet_prefix]
+  private_endpoint_network_policies = "Enabled"
+}
+
+resource "azurerm_network_security_group" "function" {
+  name                = local.names.nsg_function
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  tags                = local.tags
+}
+
+resource "azurerm_network_security_group" "endpoints" {
+  name                = local.names.nsg_endpoints
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  tags                = local.tags
+}
+
+resource "azurerm_subnet_network_security_group_association" "function" {
+  subnet_id                 = azurerm_subnet.function.id
+  network_security_group_id = azurerm_network_security_group.function.id
+}
+
+resource "azurerm_subnet_network_security_group_association" "endpoints" {
+  subnet_id                 = azurerm_subnet.endpoints.id
+  network_security_group_id = azurerm_network_security_group.endpoints.id
+}
+
+resource "azurerm_private_dns_zone" "postgresql" {
+  name                = local.names.postgresql_private_dns_zone
+  resource_group_name = azurerm_resource_group.main.name
+  tags                = local.tags
+}
+
+resource "azurerm_private_dns_zone_virtual_network_link" "postgresql" {
+  name                  = local.names.dns_zone_link
+  resource_group_name   = azurerm_resource_group.main.name
+  private_dns_zone_name = azurerm_private_dns_zone.postgresql.name
+  virtual_network_id    = azurerm_virtual_network.main.id
+  registration_enabled  = false
+  tags                  = local.tags
+}
+
+# ---------------------------------------------------------------------------------------
+# The services
+# ---------------------------------------------------------------------------------------
+
+module "storage_account" {
+  source = "./modules/storage_account"
+
+  name                       = local.names.storage_account
+  resource_group_name        = azurerm_resource_group.main.name
+  location                   = azurerm_resource_group.main.location
+  replication_type           = var.storage_replication_type
+  shared_access_key_enabled  = local.storage_shared_key_enabled
+  allowed_subnet_ids         = [azurerm_subnet.function.id]
+  allowed_ip_ranges          = var.storage_allowed_ip_ranges
+  content_share_names        = local.content_share_names
+  log_analytics_workspace_id = azurerm_log_analytics_workspace.main.id
+  diagnostic_setting_name    = local.names.diagnostic_setting
+  tags                       = local.tags
+}
+
+module "event_hub" {
+  source = "./modules/event_hub"
+
+  namespace_name             = local.names.eventhub_namespace
+  eventhub_name              = local.names.eventhub
+  resource_group_name        = azurerm_resource_group.main.name
+  location                   = azurerm_resource_group.main.location
+  sku                        = var.eventhub_sku
+  capacity                   = var.eventhub_capacity
+  maximum_throughput_units   = var.eventhub_maximum_throughput_units
+  partition_count            = var.eventhub_partition_count
+  message_retention_days     = var.eventhub_message_retention_days
+  consumer_group_names       = var.function_staging_slot_enabled ? [local.names.consumer_group_function, local.names.consumer_group_staging] : [local.names.consumer_group_function]
+  allowed_subnet_ids         = [azurerm_subnet.function.id]
+  allowed_ip_ranges          = var.eventhub_allowed_ip_ranges
+  log_analytics_workspace_id = azurerm_log_analytics_workspace.main.id
+  diagnostic_setting_name    = local.names.diagnostic_setting
+  tags                       = local.tags
+}
+
+module "postgresql" {
+  source = "./modules/postgresql"
+
+  name                            = local.names.postgresql_server
+  resource_group_name             = azurerm_resource_group.main.name
+  location                        = azurerm_resource_group.main.location
+  postgresql_version              = var.postgresql_version
+  sku_name                        = var.postgresql_sku_name
+  storage_mb                      = var.postgresql_storage_mb
+  backup_retention_days           = var.postgresql_backup_retention_days
+  geo_redundant_backup_enabled    = var.postgresql_geo_redundant_backup_enabled
+  high_availability_enabled       = var.postgresql_high_availability_enabled
+  zone                            = var.postgresql_zone
+  standby_zone                    = var.postgresql_standby_zone
+  tenant_id                       = data.azurerm_client_config.current.tenant_id
+  administrators                  = local.database_administrators
+  database_name                   = local.names.database
+  public_network_access_enabled   = var.postgresql_public_network_access_enabled
+  firewall_rules                  = var.postgresql_firewall_rules
+  private_endpoint_name           = local.names.postgresql_endpoint
+  private_endpoint_nic_name       = local.names.postgresql_endpoint_nic
+  private_service_connection_name = local.names.postgresql_connection
+  private_dns_zone_group_name     = local.names.postgresql_dns_zone_group
+  private_endpoint_subnet_id      = azurerm_subnet.endpoints.id
+  private_dns_zone_id             = azurerm_private_dns_zone.postgresql.id
+  log_analytics_workspace_id      = azurerm_log_analytics_workspace.main.id
+  diagnostic_setting_name         = local.names.diagnostic_setting
+  tags                            = local.tags
+}
+
+module "function_app" {
+  source = "./modules/function_app"
+
+  name                                   = local.names.function_app
+  service_plan_name                      = local.names.service_plan
+  resource_group_name                    = azurerm_resource_group.main.name
+  location                               = azurerm_resource_group.main.location
+  sku_name                               = var.function_plan_sku
+  worker_count                           = var.function_worker_count
+  maximum_elastic_worker_count           = var.function_maximum_elastic_worker_count
+  zone_balancing_enabled                 = var.function_zone_balancing_enabled
+  staging_slot_name                      = var.function_staging_slot_enabled ? local.names.function_staging_slot : null
+  virtual_network_subnet_id              = azurerm_subnet.function.id
+  storage_account_name                   = module.storage_account.name
+  content_share_connection_string        = module.storage_account.primary_connection_string
+  content_share_name                     = lookup(module.storage_account.content_shares, local.names.content_share, null)
+  staging_content_share_name             = lookup(module.storage_account.content_shares, local.names.content_share_staging, null)
+  application_insights_connection_string = azurerm_application_insights.main.connection_string
+  eventhub_namespace_fqdn                = module.event_hub.namespace_fqdn
+  eventhub_name                          = module.event_hub.eventhub_name
+  consumer_group                         = module.event_hub.consumer_groups[local.names.consumer_group_function]
+  staging_consumer_group                 = lookup(module.event_hub.consumer_groups, local.names.consumer_group_staging, local.names.consumer_group_staging)
+  window_schedule                        = var.window_schedule
+  engine_config_path                     = var.engine_config_path
+  database_host                          = module.postgresql.fqdn
+  database_name                          = module.postgresql.database_name
+  database_user                          = local.database_users.function
+  staging_database_user                  = local.database_users.function_staging
+  tags                                   = local.tags
+}
+
+# The identity the payment simulator (or any producer run by the pipeline) sends with.
+resource "azurerm_user_assigned_identity" "simulator" {
+  name                = local.names.simulator_identity
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  tags                = local.tags
+}
+
+# ---------------------------------------------------------------------------------------
+# Role assignments (least privilege, each on the narrowest scope that works)
+# ---------------------------------------------------------------------------------------
+
+locals {
+  # The identities the Functions host runs as: the app and, when present, its staging slot.
+  function_principals = merge(
+    { function = module.function_app.principal_id },
+    var.function_staging_slot_enabled ? { function_staging = module.function_app.staging_slot_principal_id } : {},
+  )
+
+  eventhub_senders = merge(
+    {
+      simulator = {
+        principal_id   = azurerm_user_assigned_identity.simulator.principal_id
+        principal_type = "ServicePrincipal"
+      }
+    },
+    var.eventhub_sender_principals,
+  )
+
+  function_storage_role_assignments = {
+    for pair in setproduct(keys(local.function_principals), var.function_storage_roles) :
+    "${pair[0]}/${pair[1]}" => { principal = pair[0], role = pair[1] }
+  }
+}
+
+# The trigger reads the payments hub (all consumer groups of that hub, nothing else).
+resource "azurerm_role_assignment" "eventhub_receiver" {
+  for_each = local.function_principals
+
+  scope                = module.event_hub.eventhub_id
+  role_definition_name = "Azure Event Hubs Data Receiver"
+  principal_id         = each.value
+  principal_type       = "ServicePrincipal"
+}
+
+resource "azurerm_role_assignment" "eventhub_sender" {
+  for_each = local.eventhub_senders
+
+  scope                = module.event_hub.eventhub_id
+  role_definition_name = "Azure Event Hubs Data Sender"
+  principal_id         = each.value.principal_id
+  principal_type       = each.value.principal_type
+}
+
+# Identity-based AzureWebJobsStorage (AzureWebJobsStorage__accountName): host keys,
+# checkpoints and leases of the Event Hubs trigger, timer locks, diagnostic events.
+resource "azurerm_role_assignment" "function_storage" {
+  for_each = local.function_storage_role_assignments
+
+  scope                = module.storage_account.id
+  role_definition_name = each.value.role
+  principal_id         = local.function_principals[each.value.principal]
+  principal_type       = "ServicePrincipal"
+}
+
+# The Functions host sends its telemetry with its identity
+# (APPLICATIONINSIGHTS_AUTHENTICATION_STRING=Authorization=AAD); the handler's own exporter
+# uses the connection string's key (see azurerm_application_insights.main).
+resource "azurerm_role_assignment" "function_telemetry" {
+  for_each = local.function_principals
+
+  scope                = azurerm_application_insights.main.id
+  role_definition_name = "Monitoring Metrics Publisher"
+  principal_id         = each.value
+  principal_type       = "ServicePrincipal"
+}

@@ -1,0 +1,89 @@
+# The one place where resource names and the common tags are built. Every `name` of a
+# resource elsewhere refers to local.names (or to a module input that is given one of them).
+#
+# Pattern: <abbreviation>-<workload>-<environment>-<region>-<instance>, for example
+# func-paymetrics-prod-weu-001. Abbreviations follow the Cloud Adoption Framework
+# (https://learn.microsoft.com/azure/cloud-adoption-framework/ready/azure-best-practices/resource-abbreviations).
+# Storage account names allow 3-24 lowercase letters and digits only, so they drop the
+# hyphens: stpaymetricsprodweu001.
+
+locals {
+  environment_short = {
+    dev        = "dev"
+    staging    = "stg"
+    production = "prod"
+  }
+
+  # Short codes of the regions this workload may run in (variables.tf validates location
+  # against the same list).
+  region_short = {
+    westeurope         = "weu"
+    northeurope        = "neu"
+    swedencentral      = "sdc"
+    germanywestcentral = "gwc"
+    francecentral      = "frc"
+    uksouth            = "uks"
+    eastus             = "eus"
+    eastus2            = "eus2"
+    westus3            = "wus3"
+  }
+
+  name_suffix = join("-", [
+    var.workload,
+    local.environment_short[var.environment],
+    local.region_short[var.location],
+    var.instance,
+  ])
+  compact_suffix = lower(replace(local.name_suffix, "/[^0-9A-Za-z]/", ""))
+
+  names = {
+    resource_group     = "rg-${local.name_suffix}"
+    log_analytics      = "log-${local.name_suffix}"
+    app_insights       = "appi-${local.name_suffix}"
+    virtual_network    = "vnet-${local.name_suffix}"
+    subnet_function    = "snet-func-${local.name_suffix}"
+    subnet_endpoints   = "snet-pep-${local.name_suffix}"
+    nsg_function       = "nsg-func-${local.name_suffix}"
+    nsg_endpoints      = "nsg-pep-${local.name_suffix}"
+    eventhub_namespace = "evhns-${local.name_suffix}"
+    eventhub           = "evh-${local.name_suffix}"
+    storage_account    = substr("st${local.compact_suffix}", 0, 24)
+    service_plan       = "asp-${local.name_suffix}"
+    function_app       = "func-${local.name_suffix}"
+    postgresql_server  = "psql-${local.name_suffix}"
+    simulator_identity = "id-sim-${local.name_suffix}"
+
+    # Children of the resources above (unique within their parent).
+    function_staging_slot     = "staging" # the CD pipeline deploys to --slot staging
+    consumer_group_function   = "${var.workload}-function"
+    consumer_group_staging    = "${var.workload}-function-staging"
+    content_share             = "func-${local.name_suffix}-content"
+    content_share_staging     = "func-${local.name_suffix}-staging-content"
+    database                  = var.workload # the handler's default PAYMETRICS_DB_NAME
+    diagnostic_setting        = "diag-${local.name_suffix}"
+    postgresql_endpoint       = "pep-psql-${local.name_suffix}"
+    postgresql_endpoint_nic   = "nic-pep-psql-${local.name_suffix}"
+    postgresql_connection     = "psc-psql-${local.name_suffix}"
+    postgresql_dns_zone_group = "default"
+    dns_zone_link             = "vnetlink-${local.name_suffix}"
+
+    # Fixed by Azure: the private DNS zone of PostgreSQL flexible server private endpoints.
+    postgresql_private_dns_zone = "privatelink.postgres.database.azure.com"
+  }
+
+  # Database role names of the managed identities. A slot's system-assigned identity is a
+  # separate service principal whose display name is <app>/slots/<slot>.
+  database_users = {
+    function         = local.names.function_app
+    function_staging = "${local.names.function_app}/slots/${local.names.function_staging_slot}"
+  }
+
+  # Common tags (lowercase keys) on every resource that takes tags.
+  tags = merge(var.extra_tags, {
+    environment = var.environment
+    app         = var.workload
+    owner       = var.owner
+    costcenter  = var.cost_center
+    managed_by  = "terraform"
+  })
+}

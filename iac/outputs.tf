@@ -1,0 +1,70 @@
+output "resource_group_name" {
+  description = "Resource group of the environment (PAYMETRICS_RESOURCE_GROUP in the CD pipeline)."
+  value       = azurerm_resource_group.main.name
+}
+
+output "function_app_name" {
+  description = "Name of the Function App (PAYMETRICS_FUNCTION_APP in the CD pipeline)."
+  value       = module.function_app.name
+}
+
+output "function_app_staging_slot_name" {
+  description = "Deployment slot the CD pipeline deploys to and swaps, or null (dev)."
+  value       = module.function_app.staging_slot_name
+}
+
+output "function_app_principal_id" {
+  description = "Object ID of the Function App's system-assigned identity."
+  value       = module.function_app.principal_id
+}
+
+output "eventhub_namespace_name" {
+  description = "Name of the Event Hubs namespace."
+  value       = module.event_hub.namespace_name
+}
+
+output "eventhub_namespace_fqdn" {
+  description = "Fully qualified Event Hubs namespace (EventHubConnection__fullyQualifiedNamespace, and where the simulator sends)."
+  value       = module.event_hub.namespace_fqdn
+}
+
+output "eventhub_name" {
+  description = "Name of the payments hub (EventHubName)."
+  value       = module.event_hub.eventhub_name
+}
+
+output "eventhub_consumer_groups" {
+  description = "Consumer groups of the app and of its staging slot."
+  value       = values(module.event_hub.consumer_groups)
+}
+
+output "database_host" {
+  description = "PostgreSQL host name (PAYMETRICS_DB_HOST in the app, the PAYMETRICS_DB_HOST secret of the CD pipeline)."
+  value       = module.postgresql.fqdn
+}
+
+output "database_name" {
+  description = "Application database (PAYMETRICS_DB_NAME)."
+  value       = module.postgresql.database_name
+}
+
+output "database_administrator_name" {
+  description = "Entra administrator role used for migrations (the PAYMETRICS_DB_ADMIN secret of the CD pipeline)."
+  value       = var.database_administrator.principal_name
+}
+
+output "storage_account_name" {
+  description = "Host storage account (AzureWebJobsStorage__accountName)."
+  value       = module.storage_account.name
+}
+
+output "simulator_identity_client_id" {
+  description = "Client ID of the user-assigned identity that may send to the payments hub (the simulator)."
+  value       = azurerm_user_assigned_identity.simulator.client_id
+}
+
+output "application_insights_connection_string" {
+  description = "Application Insights connection string (APPLICATIONINSIGHTS_CONNECTION_STRING)."
+  value       = azurerm_application_insights.main.connection_string
+  sensitive   = true
+}

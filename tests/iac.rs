@@ -1,0 +1,1289 @@
+//! Offline checks of the Terraform in `iac/` (issue 6). No terraform binary, provider or
+//! Azure subscription is needed: every `.tf` and `.tfvars` file is parsed with hcl-rs, and
+//! the structure the issue asks for is asserted on the parsed files. The names each
+//! environment would get are computed by evaluating `naming_conventions.tf` with the
+//! environment's own inputs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+use hcl::expr::{Expression, ObjectKey, TemplateExpr};
+use hcl::{Block, BlockLabel, Body, Value};
+
+const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "production"];
+const MODULES: [&str; 4] = ["event_hub", "function_app", "postgresql", "storage_account"];
+
+/// azurerm resource types whose schema has `tags`: each must set them.
+const TAGGABLE: &[&str] = &[
+    "azurerm_resource_group",
+    "azurerm_log_analytics_workspace",
+    "azurerm_application_insights",
+    "azurerm_virtual_network",
+    "azurerm_network_security_group",
+    "azurerm_private_dns_zone",
+    "azurerm_private_dns_zone_virtual_network_link",
+    "azurerm_private_endpoint",
+    "azurerm_eventhub_namespace",
+    "azurerm_storage_account",
+    "azurerm_service_plan",
+    "azurerm_linux_function_app",
+    "azurerm_linux_function_app_slot",
+    "azurerm_postgresql_flexible_server",
+    "azurerm_user_assigned_identity",
+];
+
+/// azurerm resource types without `tags` in their schema (children and assignments).
+const NOT_TAGGABLE: &[&str] = &[
+    "azurerm_subnet",
+    "azurerm_subnet_network_security_group_association",
+    "azurerm_eventhub",
+    "azurerm_eventhub_consumer_group",
+    "azurerm_storage_share",
+    "azurerm_postgresql_flexible_server_configuration",
+    "azurerm_postgresql_flexible_server_database",
+    "azurerm_postgresql_flexible_server_active_directory_administrator",
+    "azurerm_postgresql_flexible_server_firewall_rule",
+    "azurerm_monitor_diagnostic_setting",
+    "azurerm_role_assignment",
+];
+
+// ---------------------------------------------------------------------------------------
+// Reading the files
+// ---------------------------------------------------------------------------------------
+
+fn iac_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("iac")
+}
+
+fn rel(path: &Path) -> String {
+    path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Every file under `dir` whose name ends with `suffix`, sorted; `.terraform` caches skipped.
+fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = fs::read_dir(&current).unwrap_or_else(|e| panic!("{}: {e}", rel(&current)));
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != ".terraform") {
+                    pending.push(path);
+                }
+            } else if path.to_string_lossy().ends_with(suffix) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn tf_files() -> Vec<PathBuf> {
+    files_with_suffix(&iac_dir(), ".tf")
+}
+
+fn parse_file(path: &Path) -> Result<Body, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", rel(path)))?;
+    hcl::parse(&text).map_err(|e| format!("{}: {e}", rel(path)))
+}
+
+fn parse(path: &Path) -> Body {
+    parse_file(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// All `.tf` files of one directory (not its subdirectories), parsed.
+fn parse_dir(dir: &Path) -> Vec<(PathBuf, Body)> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", rel(dir)))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|ext| ext == "tf"))
+        .collect();
+    files.sort();
+    files.into_iter().map(|p| (p.clone(), parse(&p))).collect()
+}
+
+fn blocks<'a>(body: &'a Body, ident: &'a str) -> impl Iterator<Item = &'a Block> + 'a {
+    body.blocks().filter(move |b| b.identifier() == ident)
+}
+
+fn attr<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
+    body.attributes().find(|a| a.key() == key).map(|a| a.expr())
+}
+
+fn label(block: &Block, index: usize) -> &str {
+    match &block.labels()[index] {
+        BlockLabel::String(s) => s.as_str(),
+        BlockLabel::Identifier(i) => i.as_str(),
+    }
+}
+
+/// A string literal (a quoted string without interpolation).
+fn literal_str(expr: &Expression) -> Option<&str> {
+    match expr {
+        Expression::String(s) => Some(s),
+        Expression::TemplateExpr(t) => match t.as_ref() {
+            TemplateExpr::QuotedString(s) if !s.contains("${") => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn object_key(key: &ObjectKey) -> Option<String> {
+    match key {
+        ObjectKey::Identifier(i) => Some(i.to_string()),
+        ObjectKey::Expression(e) => literal_str(e).map(str::to_string),
+        _ => None,
+    }
+}
+
+/// The variable a reference starts from: `local` for `local.names.x`, `var`, `module`,
+/// `each`, or a resource type.
+fn reference_root(expr: &Expression) -> Option<&str> {
+    match expr {
+        Expression::Variable(v) => Some(v.as_str()),
+        Expression::Traversal(t) => reference_root(&t.expr),
+        _ => None,
+    }
+}
+
+/// Every object entry (key and value) anywhere in an expression: inside merge() arguments,
+/// conditionals and nested objects.
+fn object_entries(expr: &Expression, out: &mut Vec<(String, Expression)>) {
+    match expr {
+        Expression::Object(object) => {
+            for (key, value) in object {
+                if let Some(k) = object_key(key) {
+                    out.push((k, value.clone()));
+                }
+                object_entries(value, out);
+            }
+        }
+        Expression::FuncCall(call) => call.args.iter().for_each(|a| object_entries(a, out)),
+        Expression::Conditional(c) => {
+            object_entries(&c.true_expr, out);
+            object_entries(&c.false_expr, out);
+        }
+        Expression::Parenthesis(inner) => object_entries(inner, out),
+        _ => {}
+    }
+}
+
+struct Resource {
+    file: PathBuf,
+    kind: String,
+    name: String,
+    body: Body,
+}
+
+fn resources() -> Vec<Resource> {
+    let mut all = Vec::new();
+    for path in tf_files() {
+        let body = parse(&path);
+        for block in blocks(&body, "resource") {
+            all.push(Resource {
+                file: path.clone(),
+                kind: label(block, 0).to_string(),
+                name: label(block, 1).to_string(),
+                body: block.body().clone(),
+            });
+        }
+    }
+    all
+}
+
+/// `variable` blocks of a file, by name.
+fn variables(path: &Path) -> BTreeMap<String, Body> {
+    blocks(&parse(path), "variable")
+        .map(|b| (label(b, 0).to_string(), b.body().clone()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// A small evaluator, enough for naming_conventions.tf and the environments' inputs
+// ---------------------------------------------------------------------------------------
+
+fn func_join(args: FuncArgs) -> Result<Value, String> {
+    let sep = args[0].as_str().ok_or("join: separator must be a string")?;
+    let parts: Vec<&str> = args[1]
+        .as_array()
+        .ok_or("join: second argument must be a list")?
+        .iter()
+        .map(|v| v.as_str().ok_or("join: list elements must be strings"))
+        .collect::<Result<_, _>>()?;
+    Ok(Value::from(parts.join(sep)))
+}
+
+fn func_lower(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::from(
+        args[0]
+            .as_str()
+            .ok_or("lower: not a string")?
+            .to_lowercase(),
+    ))
+}
+
+/// replace(): literal substrings, and the one regular expression naming_conventions.tf uses.
+fn func_replace(args: FuncArgs) -> Result<Value, String> {
+    let s = args[0].as_str().ok_or("replace: not a string")?;
+    let pattern = args[1].as_str().ok_or("replace: pattern not a string")?;
+    let with = args[2]
+        .as_str()
+        .ok_or("replace: replacement not a string")?;
+    match pattern {
+        "/[^0-9A-Za-z]/" => Ok(Value::from(
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_string()
+                    } else {
+                        with.to_string()
+                    }
+                })
+                .collect::<String>(),
+        )),
+        p if p.starts_with('/') && p.ends_with('/') && p.len() > 1 => Err(format!(
+            "replace: this test does not implement the regular expression {p}"
+        )),
+        p => Ok(Value::from(s.replace(p, with))),
+    }
+}
+
+fn func_substr(args: FuncArgs) -> Result<Value, String> {
+    let s: Vec<char> = args[0]
+        .as_str()
+        .ok_or("substr: not a string")?
+        .chars()
+        .collect();
+    let offset = args[1]
+        .as_u64()
+        .ok_or("substr: offset must be a whole number")? as usize;
+    let length = args[2].as_i64().ok_or("substr: length must be a number")?;
+    let start = offset.min(s.len());
+    let end = if length < 0 {
+        s.len()
+    } else {
+        (start + length as usize).min(s.len())
+    };
+    Ok(Value::from(s[start..end].iter().collect::<String>()))
+}
+
+fn func_merge(args: FuncArgs) -> Result<Value, String> {
+    let mut merged = hcl::Map::new();
+    for arg in args.iter() {
+        let object = arg.as_object().ok_or("merge: arguments must be objects")?;
+        for (k, v) in object {
+            merged.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(Value::Object(merged))
+}
+
+fn context_with(
+    vars: &BTreeMap<String, Value>,
+    locals: &hcl::Map<String, Value>,
+) -> Context<'static> {
+    let mut ctx = Context::new();
+    ctx.declare_func(
+        "join",
+        FuncDef::builder()
+            .param(ParamType::String)
+            .param(ParamType::Any)
+            .build(func_join),
+    );
+    ctx.declare_func(
+        "lower",
+        FuncDef::builder()
+            .param(ParamType::String)
+            .build(func_lower),
+    );
+    ctx.declare_func(
+        "replace",
+        FuncDef::builder()
+            .params([ParamType::String, ParamType::String, ParamType::String])
+            .build(func_replace),
+    );
+    ctx.declare_func(
+        "substr",
+        FuncDef::builder()
+            .params([ParamType::String, ParamType::Number, ParamType::Number])
+            .build(func_substr),
+    );
+    ctx.declare_func(
+        "merge",
+        FuncDef::builder()
+            .variadic_param(ParamType::Any)
+            .build(func_merge),
+    );
+    let var: hcl::Map<String, Value> = vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    ctx.declare_var("var", Value::Object(var));
+    ctx.declare_var("local", Value::Object(locals.clone()));
+    ctx
+}
+
+fn eval(expr: &Expression, vars: &BTreeMap<String, Value>, what: &str) -> Value {
+    expr.evaluate(&context_with(vars, &hcl::Map::new()))
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// The values an environment folder gives its variables: defaults, then terraform.tfvars.
+fn environment_variables(env: &str) -> BTreeMap<String, Value> {
+    let dir = iac_dir().join("environments").join(env);
+    let empty = BTreeMap::new();
+    let mut values = BTreeMap::new();
+    for (name, body) in variables(&dir.join("variables.tf")) {
+        if let Some(default) = attr(&body, "default") {
+            values.insert(
+                name.clone(),
+                eval(default, &empty, &format!("{env}: default of {name}")),
+            );
+        }
+    }
+    let tfvars = parse(&dir.join("terraform.tfvars"));
+    for a in tfvars.attributes() {
+        values.insert(
+            a.key().to_string(),
+            eval(
+                a.expr(),
+                &empty,
+                &format!("{env}/terraform.tfvars: {}", a.key()),
+            ),
+        );
+    }
+    values
+}
+
+/// The environment's `module "paymetrics"` call (the root module).
+fn root_module_call(env: &str) -> Body {
+    let dir = iac_dir().join("environments").join(env);
+    parse_dir(&dir)
+        .into_iter()
+        .flat_map(|(_, body)| {
+            blocks(&body, "module")
+                .filter(|b| attr(b.body(), "source").and_then(literal_str) == Some("../.."))
+                .map(|b| b.body().clone())
+                .collect::<Vec<_>>()
+        })
+        .next()
+        .unwrap_or_else(|| panic!("environments/{env} calls no module with source \"../..\""))
+}
+
+/// The root module's variables for one environment: root defaults, then the environment's
+/// module arguments evaluated with its own variables.
+fn root_variables_for(env: &str) -> BTreeMap<String, Value> {
+    let empty = BTreeMap::new();
+    let mut values = BTreeMap::new();
+    for (name, body) in variables(&iac_dir().join("variables.tf")) {
+        if let Some(default) = attr(&body, "default") {
+            values.insert(
+                name.clone(),
+                eval(default, &empty, &format!("default of {name}")),
+            );
+        }
+    }
+    let env_vars = environment_variables(env);
+    for a in root_module_call(env).attributes() {
+        if a.key() != "source" {
+            values.insert(
+                a.key().to_string(),
+                eval(
+                    a.expr(),
+                    &env_vars,
+                    &format!("environments/{env}: {}", a.key()),
+                ),
+            );
+        }
+    }
+    values
+}
+
+/// The `locals` of naming_conventions.tf evaluated for one environment.
+fn naming_locals(env: &str) -> hcl::Map<String, Value> {
+    let vars = root_variables_for(env);
+    let body = parse(&iac_dir().join("naming_conventions.tf"));
+    let mut pending: Vec<(String, Expression)> = blocks(&body, "locals")
+        .flat_map(|b| {
+            b.body()
+                .attributes()
+                .map(|a| (a.key().to_string(), a.expr().clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut locals = hcl::Map::new();
+    // Locals may refer to each other in any order: evaluate until nothing is left.
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut errors = Vec::new();
+        pending.retain(
+            |(key, expr)| match expr.evaluate(&context_with(&vars, &locals)) {
+                Ok(value) => {
+                    locals.insert(key.clone(), value);
+                    false
+                }
+                Err(e) => {
+                    errors.push(format!("local.{key}: {e}"));
+                    true
+                }
+            },
+        );
+        assert!(
+            pending.len() < before,
+            "naming_conventions.tf does not evaluate for {env}: {errors:?}"
+        );
+    }
+    locals
+}
+
+fn str_of<'a>(object: &'a Value, key: &str) -> &'a str {
+    object
+        .as_object()
+        .and_then(|o| o.get(key))
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no string {key} in {object:?}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn every_tf_file_parses() {
+    let files: Vec<PathBuf> = tf_files()
+        .into_iter()
+        .chain(files_with_suffix(&iac_dir(), ".tfvars"))
+        .collect();
+    assert!(
+        files.len() >= 20,
+        "expected the Terraform under iac/, found {} files",
+        files.len()
+    );
+    let errors: Vec<String> = files.iter().filter_map(|p| parse_file(p).err()).collect();
+    assert!(
+        errors.is_empty(),
+        "files that do not parse:\n{}",
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn the_layout_has_the_root_files_every_module_and_every_environment() {
+    let mut required: Vec<String> = [
+        "README.md",
+        "main.tf",
+        "variables.tf",
+        "outputs.tf",
+        "naming_conventions.tf",
+    ]
+    .iter()
+    .map(|f| f.to_string())
+    .collect();
+    for module in MODULES {
+        for file in ["main.tf", "variables.tf", "outputs.tf"] {
+            required.push(format!("modules/{module}/{file}"));
+        }
+    }
+    for env in ENVIRONMENTS {
+        for file in ["main.tf", "variables.tf", "terraform.tfvars"] {
+            required.push(format!("environments/{env}/{file}"));
+        }
+    }
+    let missing: Vec<&String> = required
+        .iter()
+        .filter(|f| !iac_dir().join(f).is_file())
+        .collect();
+    assert!(missing.is_empty(), "missing under iac/: {missing:?}");
+
+    // The root module uses every module.
+    let root_main = parse(&iac_dir().join("main.tf"));
+    let sources: BTreeSet<&str> = blocks(&root_main, "module")
+        .filter_map(|b| attr(b.body(), "source").and_then(literal_str))
+        .collect();
+    for module in MODULES {
+        assert!(
+            sources.contains(format!("./modules/{module}").as_str()),
+            "iac/main.tf does not use modules/{module}"
+        );
+    }
+}
+
+#[test]
+fn every_variable_is_typed_and_described_and_module_inputs_are_validated() {
+    let mut problems = Vec::new();
+    let mut files: Vec<(PathBuf, bool)> = vec![(iac_dir().join("variables.tf"), false)];
+    files.extend(
+        MODULES
+            .iter()
+            .map(|m| (iac_dir().join("modules").join(m).join("variables.tf"), true)),
+    );
+    files.extend(ENVIRONMENTS.iter().map(|e| {
+        (
+            iac_dir().join("environments").join(e).join("variables.tf"),
+            false,
+        )
+    }));
+    for (path, is_module) in files {
+        let vars = variables(&path);
+        assert!(!vars.is_empty(), "{} declares no variable", rel(&path));
+        for (name, body) in vars {
+            let Some(ty) = attr(&body, "type") else {
+                problems.push(format!("{}: variable {name} has no type", rel(&path)));
+                continue;
+            };
+            match attr(&body, "description").and_then(literal_str) {
+                Some(d) if d.trim().len() >= 10 => {}
+                _ => problems.push(format!(
+                    "{}: variable {name} has no description",
+                    rel(&path)
+                )),
+            }
+            let is_bool = matches!(ty, Expression::Variable(v) if v.as_str() == "bool");
+            let validations: Vec<&Block> = blocks(&body, "validation").collect();
+            if is_module && !is_bool && validations.is_empty() {
+                problems.push(format!(
+                    "{}: variable {name} has no validation block",
+                    rel(&path)
+                ));
+            }
+            for v in validations {
+                if attr(v.body(), "condition").is_none()
+                    || attr(v.body(), "error_message").is_none()
+                {
+                    problems.push(format!(
+                        "{}: a validation of {name} lacks condition or error_message",
+                        rel(&path)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_environment_has_its_inputs_and_an_azurerm_state_backend() {
+    let root_vars = variables(&iac_dir().join("variables.tf"));
+    let mut state_keys = BTreeSet::new();
+    for env in ENVIRONMENTS {
+        let dir = iac_dir().join("environments").join(env);
+        let files = parse_dir(&dir);
+
+        let backends: Vec<Body> = files
+            .iter()
+            .flat_map(|(_, body)| {
+                blocks(body, "terraform")
+                    .flat_map(|t| blocks(t.body(), "backend"))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .map(|b| {
+                assert_eq!(
+                    label(&b, 0),
+                    "azurerm",
+                    "environments/{env}: the state backend must be azurerm"
+                );
+                b.body().clone()
+            })
+            .collect();
+        assert_eq!(
+            backends.len(),
+            1,
+            "environments/{env} needs exactly one backend \"azurerm\" block"
+        );
+        let backend = &backends[0];
+        for key in [
+            "resource_group_name",
+            "storage_account_name",
+            "container_name",
+            "key",
+        ] {
+            assert!(
+                attr(backend, key)
+                    .and_then(literal_str)
+                    .is_some_and(|v| !v.is_empty()),
+                "environments/{env}: the backend needs {key}"
+            );
+        }
+        let account = attr(backend, "storage_account_name")
+            .and_then(literal_str)
+            .unwrap_or_default();
+        assert!(
+            (3..=24).contains(&account.len())
+                && account
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+            "environments/{env}: state storage account {account:?} is not 3-24 lowercase letters and digits"
+        );
+        assert!(
+            matches!(
+                attr(backend, "use_azuread_auth"),
+                Some(Expression::Bool(true))
+            ),
+            "environments/{env}: the backend must use Entra ID (use_azuread_auth = true), not account keys"
+        );
+        let key = attr(backend, "key")
+            .and_then(literal_str)
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            state_keys.insert(key.clone()),
+            "state key {key} is shared by two environments"
+        );
+
+        // The environment names itself and gives every required input of the root module,
+        // and nothing the root module does not declare.
+        let call = root_module_call(env);
+        assert_eq!(
+            attr(&call, "environment").and_then(literal_str),
+            Some(env),
+            "environments/{env} must pass environment = \"{env}\""
+        );
+        let passed: BTreeSet<String> = call
+            .attributes()
+            .map(|a| a.key().to_string())
+            .filter(|k| k != "source")
+            .collect();
+        for name in &passed {
+            assert!(
+                root_vars.contains_key(name),
+                "environments/{env} passes {name}, which iac/variables.tf does not declare"
+            );
+        }
+        for (name, body) in &root_vars {
+            if attr(body, "default").is_none() {
+                assert!(
+                    passed.contains(name),
+                    "environments/{env} does not pass the required variable {name}"
+                );
+            }
+        }
+
+        // terraform.tfvars sets only declared variables, and every one without a default.
+        let env_vars = variables(&dir.join("variables.tf"));
+        let tfvars: BTreeSet<String> = parse(&dir.join("terraform.tfvars"))
+            .attributes()
+            .map(|a| a.key().to_string())
+            .collect();
+        for name in &tfvars {
+            assert!(
+                env_vars.contains_key(name),
+                "environments/{env}/terraform.tfvars sets undeclared {name}"
+            );
+        }
+        for (name, body) in &env_vars {
+            if attr(body, "default").is_none() {
+                assert!(
+                    tfvars.contains(name),
+                    "environments/{env}/terraform.tfvars does not set {name}"
+                );
+            }
+        }
+        // Evaluates every argument (fails on a reference to a missing variable).
+        let _ = root_variables_for(env);
+    }
+}
+
+#[test]
+fn environments_are_sized_from_small_dev_to_zone_redundant_production() {
+    let dev = root_variables_for("dev");
+    let prod = root_variables_for("production");
+    let staging = root_variables_for("staging");
+    let num = |vars: &BTreeMap<String, Value>, k: &str| {
+        vars[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{k} is not a number"))
+    };
+    let flag = |vars: &BTreeMap<String, Value>, k: &str| {
+        vars[k]
+            .as_bool()
+            .unwrap_or_else(|| panic!("{k} is not a bool"))
+    };
+
+    assert!(num(&prod, "eventhub_partition_count") > num(&dev, "eventhub_partition_count"));
+    assert!(num(&prod, "eventhub_capacity") > num(&dev, "eventhub_capacity"));
+    assert!(
+        num(&prod, "postgresql_backup_retention_days")
+            > num(&dev, "postgresql_backup_retention_days")
+    );
+    assert!(
+        flag(&prod, "postgresql_high_availability_enabled"),
+        "production needs HA PostgreSQL"
+    );
+    assert!(
+        flag(&prod, "function_zone_balancing_enabled"),
+        "production needs a zone-redundant plan"
+    );
+    assert!(
+        num(&prod, "function_worker_count") >= 3.0,
+        "zone redundancy needs 3 instances"
+    );
+    assert_eq!(prod["storage_replication_type"].as_str(), Some("ZRS"));
+    assert!(!flag(&dev, "postgresql_high_availability_enabled"));
+    assert!(!flag(&dev, "function_zone_balancing_enabled"));
+    for (env, vars) in [("staging", &staging), ("production", &prod)] {
+        assert!(
+            flag(vars, "function_staging_slot_enabled"),
+            "{env} deploys through the staging slot"
+        );
+        assert!(
+            vars["function_plan_sku"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("EP")),
+            "{env} runs on Elastic Premium (custom handlers, slots, event-driven scale)"
+        );
+    }
+}
+
+#[test]
+fn every_taggable_azurerm_resource_sets_the_common_tags() {
+    let mut problems = Vec::new();
+    for r in resources()
+        .iter()
+        .filter(|r| r.kind.starts_with("azurerm_"))
+    {
+        let at = format!("{}: {}.{}", rel(&r.file), r.kind, r.name);
+        if TAGGABLE.contains(&r.kind.as_str()) {
+            match attr(&r.body, "tags") {
+                Some(expr) if matches!(reference_root(expr), Some("var" | "local")) => {}
+                Some(_) => problems.push(format!(
+                    "{at}: tags must be var.tags or local.tags (the common set)"
+                )),
+                None => problems.push(format!("{at}: sets no tags")),
+            }
+        } else if !NOT_TAGGABLE.contains(&r.kind.as_str()) {
+            problems.push(format!(
+                "{at}: add {} to TAGGABLE or NOT_TAGGABLE in tests/iac.rs",
+                r.kind
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The common tag set has exactly the lowercase keys the issue names.
+    let body = parse(&iac_dir().join("naming_conventions.tf"));
+    let tags = blocks(&body, "locals")
+        .find_map(|b| attr(b.body(), "tags").cloned())
+        .expect("local.tags in naming_conventions.tf");
+    let mut entries = Vec::new();
+    object_entries(&tags, &mut entries);
+    let keys: BTreeSet<String> = entries.into_iter().map(|(k, _)| k).collect();
+    let expected: BTreeSet<String> = ["environment", "app", "owner", "costcenter", "managed_by"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(keys, expected);
+}
+
+#[test]
+fn resource_names_come_only_from_naming_conventions() {
+    let naming = iac_dir().join("naming_conventions.tf");
+    let naming_body = parse(&naming);
+    assert!(
+        naming_body.blocks().all(|b| b.identifier() == "locals"),
+        "naming_conventions.tf holds only locals"
+    );
+
+    let mut problems = Vec::new();
+    for r in resources() {
+        let Some(name) = attr(&r.body, "name") else {
+            continue;
+        };
+        let at = format!("{}: {}.{}", rel(&r.file), r.kind, r.name);
+        match reference_root(name) {
+            Some("local" | "var" | "module") => {}
+            Some("each") => {
+                // each.key/each.value only when the collection itself comes from local/var.
+                let from_inputs = attr(&r.body, "for_each").is_some_and(|fe| only_references(fe, &["local", "var"]));
+                if !from_inputs {
+                    problems.push(format!("{at}: name comes from a for_each that is not built from local or var"));
+                }
+            }
+            _ => problems.push(format!("{at}: name must reference local.names (naming_conventions.tf) or a var/module input, not build a string")),
+        }
+    }
+
+    // Module calls pass names, never string literals either.
+    for path in tf_files() {
+        for module in blocks(&parse(&path), "module") {
+            for a in module.body().attributes() {
+                let key = a.key();
+                let is_name = key == "name" || key.ends_with("_name");
+                let built_in_place = literal_str(a.expr()).is_some()
+                    || matches!(a.expr(), Expression::TemplateExpr(_));
+                if is_name && built_in_place {
+                    problems.push(format!(
+                        "{}: module {} gets {key} as a string built in place",
+                        rel(&path),
+                        label(module, 0)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// True when the expression only combines references rooted at `roots` (through function
+/// calls and conditionals) and empty collections: no literal strings.
+fn only_references(expr: &Expression, roots: &[&str]) -> bool {
+    match expr {
+        Expression::Variable(_) | Expression::Traversal(_) => {
+            reference_root(expr).is_some_and(|r| roots.contains(&r))
+        }
+        Expression::FuncCall(call) => call.args.iter().all(|a| only_references(a, roots)),
+        Expression::Conditional(c) => {
+            only_references(&c.cond_expr, roots)
+                && only_references(&c.true_expr, roots)
+                && only_references(&c.false_expr, roots)
+        }
+        Expression::Parenthesis(inner) => only_references(inner, roots),
+        Expression::Object(o) => o.is_empty(),
+        Expression::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+#[test]
+fn generated_names_follow_the_conventions_in_every_environment() {
+    let prefixes = [
+        ("resource_group", "rg-"),
+        ("log_analytics", "log-"),
+        ("app_insights", "appi-"),
+        ("virtual_network", "vnet-"),
+        ("eventhub_namespace", "evhns-"),
+        ("eventhub", "evh-"),
+        ("storage_account", "st"),
+        ("service_plan", "asp-"),
+        ("function_app", "func-"),
+        ("postgresql_server", "psql-"),
+    ];
+    let mut seen = BTreeSet::new();
+    for env in ENVIRONMENTS {
+        let locals = naming_locals(env);
+        let names = &locals["names"];
+        for (key, prefix) in prefixes {
+            let name = str_of(names, key);
+            assert!(
+                name.starts_with(prefix),
+                "{env}: {key} {name:?} does not start with {prefix}"
+            );
+            assert!(
+                name.contains("weu") && name.contains("001"),
+                "{env}: {key} {name:?} lacks region or instance"
+            );
+            assert!(
+                seen.insert(name.to_string()),
+                "{env}: {key} {name:?} is also used by another environment"
+            );
+        }
+        let storage = str_of(names, "storage_account");
+        assert!(
+            (3..=24).contains(&storage.len())
+                && storage
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+            "{env}: storage account {storage:?} is not 3-24 lowercase letters and digits"
+        );
+        let app = str_of(names, "function_app");
+        assert!(
+            app.len() <= 30,
+            "{env}: function app {app:?} is longer than 30 characters (host ID collisions)"
+        );
+        assert_eq!(
+            str_of(names, "function_staging_slot"),
+            "staging",
+            "the CD pipeline deploys to --slot staging"
+        );
+        assert_eq!(str_of(names, "database"), "paymetrics");
+        assert_eq!(
+            str_of(&locals["database_users"], "function"),
+            app,
+            "PAYMETRICS_DB_USER is the app's identity name"
+        );
+
+        let tags = &locals["tags"];
+        assert_eq!(str_of(tags, "environment"), env);
+        assert_eq!(str_of(tags, "app"), "paymetrics");
+        assert_eq!(str_of(tags, "managed_by"), "terraform");
+        assert!(!str_of(tags, "owner").is_empty() && !str_of(tags, "costcenter").is_empty());
+    }
+}
+
+#[test]
+fn terraform_and_the_azurerm_provider_are_pinned_everywhere() {
+    // Every configuration directory (root, modules, environments) pins both.
+    let mut dirs: BTreeSet<PathBuf> = tf_files()
+        .iter()
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect();
+    assert!(
+        dirs.len() >= 8,
+        "expected root, 4 modules and 3 environments, found {}",
+        dirs.len()
+    );
+    let mut versions = BTreeSet::new();
+    let mut terraform_versions = BTreeSet::new();
+    for dir in std::mem::take(&mut dirs) {
+        let mut required_version = None;
+        let mut azurerm = None;
+        for (_, body) in parse_dir(&dir) {
+            for t in blocks(&body, "terraform") {
+                if let Some(v) = attr(t.body(), "required_version").and_then(literal_str) {
+                    required_version = Some(v.to_string());
+                }
+                for rp in blocks(t.body(), "required_providers") {
+                    if let Some(Expression::Object(o)) = attr(rp.body(), "azurerm") {
+                        let get = |k: &str| {
+                            o.iter()
+                                .find(|(key, _)| object_key(key).as_deref() == Some(k))
+                                .and_then(|(_, v)| literal_str(v))
+                                .map(str::to_string)
+                        };
+                        azurerm = Some((get("source"), get("version")));
+                    }
+                }
+            }
+        }
+        let at = rel(&dir);
+        let tf = required_version.unwrap_or_else(|| panic!("{at}: no terraform.required_version"));
+        let pinned_tf = tf.strip_prefix("~>").map(str::trim).is_some_and(|v| {
+            let parts: Vec<&str> = v.split('.').collect();
+            parts.len() == 3 && parts[0] == "1" && parts.iter().all(|p| p.parse::<u32>().is_ok())
+        });
+        assert!(
+            pinned_tf,
+            "{at}: required_version {tf:?} must pin a Terraform 1.x patch line (\"~> 1.N.N\")"
+        );
+        let (source, version) =
+            azurerm.unwrap_or_else(|| panic!("{at}: no required_providers.azurerm"));
+        assert_eq!(
+            source.as_deref(),
+            Some("hashicorp/azurerm"),
+            "{at}: azurerm source"
+        );
+        let version = version.unwrap_or_else(|| panic!("{at}: azurerm has no version constraint"));
+        let pinned = version.strip_prefix("~>").map(str::trim).is_some_and(|v| {
+            let parts: Vec<&str> = v.split('.').collect();
+            parts.len() == 2 && parts[0] == "4" && parts[1].parse::<u32>().is_ok()
+        });
+        assert!(
+            pinned,
+            "{at}: azurerm version {version:?} must be \"~> 4.N\""
+        );
+        versions.insert(version);
+        terraform_versions.insert(tf);
+    }
+    assert_eq!(
+        versions.len(),
+        1,
+        "one azurerm constraint everywhere: {versions:?}"
+    );
+    assert_eq!(
+        terraform_versions.len(),
+        1,
+        "one Terraform constraint everywhere: {terraform_versions:?}"
+    );
+}
+
+#[test]
+fn the_function_app_sets_every_setting_the_handler_and_the_bindings_read() {
+    let path = iac_dir().join("modules/function_app/main.tf");
+    let body = parse(&path);
+    let mut entries = Vec::new();
+    for locals in blocks(&body, "locals") {
+        for a in locals.body().attributes() {
+            object_entries(a.expr(), &mut entries);
+        }
+    }
+    let settings: BTreeMap<String, Expression> = entries.iter().cloned().collect();
+    for name in [
+        "EventHubConnection__fullyQualifiedNamespace",
+        "EventHubName",
+        "EventHubConsumerGroup",
+        "PAYMETRICS_WINDOW_SCHEDULE",
+        "PAYMETRICS_CONFIG",
+        "PAYMETRICS_DB_HOST",
+        "PAYMETRICS_DB_NAME",
+        "PAYMETRICS_DB_USER",
+        "PAYMETRICS_DB_AUTH",
+        "PAYMETRICS_DB_SSLMODE",
+        "AzureWebJobs.EventHubTrigger.Disabled",
+        "AzureWebJobs.TimerTrigger.Disabled",
+    ] {
+        assert!(
+            settings.contains_key(name),
+            "modules/function_app sets no app setting {name}"
+        );
+    }
+    let fixed = |name: &str| settings.get(name).and_then(literal_str).map(str::to_string);
+    assert_eq!(fixed("PAYMETRICS_DB_AUTH").as_deref(), Some("entra"));
+    assert_eq!(
+        fixed("PAYMETRICS_DB_SSLMODE").as_deref(),
+        Some("verify-full")
+    );
+    assert_eq!(
+        fixed("AzureWebJobs.EventHubTrigger.Disabled").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        fixed("AzureWebJobs.TimerTrigger.Disabled").as_deref(),
+        Some("true")
+    );
+
+    // Every %SETTING% and connection the function.json bindings name is provided.
+    for function in ["EventHubTrigger", "TimerTrigger"] {
+        let text = fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(function)
+                .join("function.json"),
+        )
+        .expect("function.json");
+        let json: serde_json::Value = serde_json::from_str(&text).expect("function.json is JSON");
+        for binding in json["bindings"].as_array().expect("bindings") {
+            for (key, value) in binding.as_object().expect("binding object") {
+                let Some(s) = value.as_str() else { continue };
+                if let Some(setting) = s.strip_prefix('%').and_then(|s| s.strip_suffix('%')) {
+                    assert!(
+                        settings.contains_key(setting),
+                        "{function}: {key} reads %{setting}%, which the Function App does not set"
+                    );
+                }
+                if key == "connection" {
+                    let identity_based = format!("{s}__fullyQualifiedNamespace");
+                    assert!(
+                        settings.contains_key(&identity_based),
+                        "{function}: connection {s} needs {identity_based}"
+                    );
+                }
+            }
+        }
+    }
+
+    // The settings the provider writes itself: custom runtime, identity-based storage,
+    // Application Insights.
+    let app = blocks(&body, "resource")
+        .find(|b| label(b, 0) == "azurerm_linux_function_app")
+        .expect("an azurerm_linux_function_app");
+    assert!(matches!(
+        attr(app.body(), "storage_uses_managed_identity"),
+        Some(Expression::Bool(true))
+    ));
+    assert!(attr(app.body(), "storage_account_name").is_some());
+    let identity = blocks(app.body(), "identity")
+        .next()
+        .expect("identity block");
+    assert_eq!(
+        attr(identity.body(), "type").and_then(literal_str),
+        Some("SystemAssigned")
+    );
+    let site_config = blocks(app.body(), "site_config")
+        .next()
+        .expect("site_config");
+    assert!(attr(site_config.body(), "application_insights_connection_string").is_some());
+    let stack = blocks(site_config.body(), "application_stack")
+        .next()
+        .expect("application_stack");
+    assert!(
+        matches!(
+            attr(stack.body(), "use_custom_runtime"),
+            Some(Expression::Bool(true))
+        ),
+        "FUNCTIONS_WORKER_RUNTIME=custom"
+    );
+
+    // The slot's own consumer group, database role and disabled triggers are sticky.
+    let sticky = blocks(&body, "locals")
+        .find_map(|b| attr(b.body(), "sticky_app_setting_names").cloned())
+        .expect("local.sticky_app_setting_names");
+    let Expression::Array(names) = sticky else {
+        panic!("sticky_app_setting_names is a list")
+    };
+    let names: BTreeSet<&str> = names.iter().filter_map(literal_str).collect();
+    for name in [
+        "EventHubConsumerGroup",
+        "PAYMETRICS_DB_USER",
+        "AzureWebJobs.EventHubTrigger.Disabled",
+        "AzureWebJobs.TimerTrigger.Disabled",
+    ] {
+        assert!(
+            names.contains(name),
+            "{name} must be a sticky (slot) setting"
+        );
+    }
+    assert!(
+        blocks(app.body(), "dynamic").any(|d| label(d, 0) == "sticky_settings"),
+        "the app declares sticky_settings"
+    );
+    assert!(
+        blocks(&body, "resource").any(|b| label(b, 0) == "azurerm_linux_function_app_slot"),
+        "the module creates the staging slot"
+    );
+
+    // Defaults of the root module.
+    let root_vars = variables(&iac_dir().join("variables.tf"));
+    let default = |name: &str| {
+        attr(&root_vars[name], "default")
+            .and_then(literal_str)
+            .map(str::to_string)
+    };
+    assert_eq!(default("window_schedule").as_deref(), Some("0 */5 * * * *"));
+    assert_eq!(
+        default("engine_config_path").as_deref(),
+        Some("config/engine.yaml")
+    );
+}
+
+#[test]
+fn role_assignments_grant_only_data_roles_on_narrow_scopes() {
+    let mut roles = BTreeSet::new();
+    for r in resources()
+        .iter()
+        .filter(|r| r.kind == "azurerm_role_assignment")
+    {
+        let role = attr(&r.body, "role_definition_name").expect("role_definition_name");
+        match literal_str(role) {
+            Some(name) => {
+                roles.insert(name.to_string());
+            }
+            None => assert_eq!(
+                reference_root(role),
+                Some("each"),
+                "{}: role must be a literal or each.value.role",
+                r.name
+            ),
+        }
+        let scope = attr(&r.body, "scope").expect("scope");
+        assert!(
+            !matches!(reference_root(scope), Some("data")) && literal_str(scope).is_none(),
+            "{}: scope must be a resource of this configuration, not a subscription or a literal",
+            r.name
+        );
+    }
+    let root_vars = variables(&iac_dir().join("variables.tf"));
+    if let Some(Expression::Array(defaults)) = attr(&root_vars["function_storage_roles"], "default")
+    {
+        roles.extend(defaults.iter().filter_map(literal_str).map(str::to_string));
+    }
+    for needed in [
+        "Azure Event Hubs Data Receiver",
+        "Azure Event Hubs Data Sender",
+        "Storage Blob Data Owner",
+    ] {
+        assert!(roles.contains(needed), "no role assignment grants {needed}");
+    }
+    for broad in [
+        "Owner",
+        "Contributor",
+        "User Access Administrator",
+        "Azure Event Hubs Data Owner",
+    ] {
+        assert!(
+            !roles.contains(broad),
+            "{broad} is broader than the workload needs"
+        );
+    }
+}
+
+#[test]
+fn postgresql_is_entra_only_with_tls_and_no_allow_all_firewall_rule() {
+    let body = parse(&iac_dir().join("modules/postgresql/main.tf"));
+    let server = blocks(&body, "resource")
+        .find(|b| label(b, 0) == "azurerm_postgresql_flexible_server")
+        .expect("a flexible server");
+    let auth = blocks(server.body(), "authentication")
+        .next()
+        .expect("authentication block");
+    assert!(matches!(
+        attr(auth.body(), "active_directory_auth_enabled"),
+        Some(Expression::Bool(true))
+    ));
+    assert!(matches!(
+        attr(auth.body(), "password_auth_enabled"),
+        Some(Expression::Bool(false))
+    ));
+    assert!(
+        attr(server.body(), "administrator_password").is_none(),
+        "no password login"
+    );
+
+    let mut entries = Vec::new();
+    for locals in blocks(&body, "locals") {
+        for a in locals.body().attributes() {
+            object_entries(a.expr(), &mut entries);
+        }
+    }
+    let params: BTreeMap<String, Expression> = entries.into_iter().collect();
+    assert_eq!(
+        params.get("require_secure_transport").and_then(literal_str),
+        Some("on")
+    );
+
+    // No allow-all rule anywhere: not in the files, not in any environment's inputs.
+    for path in tf_files()
+        .into_iter()
+        .chain(files_with_suffix(&iac_dir(), ".tfvars"))
+    {
+        let text = fs::read_to_string(&path).expect("readable");
+        for bad in [
+            "\"0.0.0.0/0\"",
+            "start_ip_address = \"0.0.0.0\"",
+            "end_ip_address   = \"255.255.255.255\"",
+        ] {
+            assert!(!text.contains(bad), "{}: contains {bad}", rel(&path));
+        }
+    }
+    for env in ENVIRONMENTS {
+        let vars = root_variables_for(env);
+        if let Some(rules) = vars
+            .get("postgresql_firewall_rules")
+            .and_then(Value::as_object)
+        {
+            for (name, rule) in rules {
+                assert_ne!(
+                    str_of(rule, "start_ip_address"),
+                    "0.0.0.0",
+                    "{env}: rule {name} allows everyone"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_outputs_other_tools_need_exist_and_secrets_are_sensitive() {
+    let body = parse(&iac_dir().join("outputs.tf"));
+    let outputs: BTreeMap<String, Body> = blocks(&body, "output")
+        .map(|b| (label(b, 0).to_string(), b.body().clone()))
+        .collect();
+    for name in [
+        "function_app_name",
+        "eventhub_name",
+        "eventhub_namespace_fqdn",
+        "database_host",
+        "application_insights_connection_string",
+    ] {
+        let output = outputs
+            .get(name)
+            .unwrap_or_else(|| panic!("iac/outputs.tf has no output {name}"));
+        assert!(
+            attr(output, "description").is_some(),
+            "output {name} has no description"
+        );
+    }
+    assert!(
+        matches!(
+            attr(
+                &outputs["application_insights_connection_string"],
+                "sensitive"
+            ),
+            Some(Expression::Bool(true))
+        ),
+        "the Application Insights connection string output must be sensitive"
+    );
+}
