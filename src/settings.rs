@@ -146,14 +146,22 @@ impl DatabaseSettings {
         &self,
     ) -> Result<(tokio_postgres::Config, crate::store::connect::Tls), SettingsError> {
         use std::str::FromStr;
-        let mut config = match &self.url {
-            Some(url) => tokio_postgres::Config::from_str(url.expose()).map_err(|_| {
-                SettingsError::Invalid {
+        // libpq's verify-full / verify-ca mean "TLS, verified": what require means here.
+        let url_text = self.url.as_ref().map(|url| {
+            url.expose()
+                .replace("sslmode=verify-full", "sslmode=require")
+                .replace("sslmode=verify-ca", "sslmode=require")
+        });
+        let url_names_sslmode = url_text.as_deref().is_some_and(|u| u.contains("sslmode="));
+        let mut config = match &url_text {
+            Some(url) => {
+                tokio_postgres::Config::from_str(url).map_err(|_| SettingsError::Invalid {
                     name: "DATABASE_URL",
                     value: "(hidden)".into(),
-                    expected: "a PostgreSQL URL or key=value connection string",
-                }
-            })?,
+                    expected: "a PostgreSQL URL or key=value connection string \
+                           (sslmode: disable, prefer, require, verify-ca or verify-full)",
+                })?
+            }
             None => {
                 let mut config = tokio_postgres::Config::new();
                 config
@@ -168,10 +176,21 @@ impl DatabaseSettings {
             config.get_ssl_mode(),
             tokio_postgres::config::SslMode::Require
         );
+        // Without an explicit sslmode, TLS is verified unless the server is on this machine.
+        let local = config.get_hosts().iter().all(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => {
+                name == "localhost"
+                    || name
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            tokio_postgres::config::Host::Unix(_) => true,
+        });
         let verify = match self.sslmode {
             Some(SslMode::VerifyFull) => true,
             Some(SslMode::Disable) => false,
-            None => url_wants_tls || self.url.is_none(),
+            None if url_names_sslmode => url_wants_tls,
+            None => self.url.is_none() || !local,
         };
         if self.auth == DbAuth::Entra && !verify {
             return Err(SettingsError::Invalid {
@@ -592,6 +611,15 @@ impl EngineHandle {
             return;
         }
         *seen = Some(hash);
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            // An empty file is what a writer leaves between truncating and writing: never
+            // a reason to drop every rule and setting in force.
+            tracing::error!(
+                path = %path.display(),
+                "the engine settings file is empty; the previous settings stay in force"
+            );
+            return;
+        }
         match EngineConfig::from_yaml(&String::from_utf8_lossy(&bytes), path) {
             Ok(config) => {
                 tracing::info!(
@@ -624,6 +652,26 @@ mod tests {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         }
+    }
+
+    #[test]
+    fn a_remote_database_gets_verified_tls_unless_told_otherwise() {
+        let tls_of = |url: &str| {
+            let s = HandlerSettings::from_lookup(env(&[("DATABASE_URL", url)])).unwrap();
+            matches!(
+                s.database.connection().unwrap().1,
+                crate::store::connect::Tls::Verify(_)
+            )
+        };
+        assert!(tls_of(
+            "postgres://u:p@psql-x.postgres.database.azure.com/db"
+        ));
+        assert!(tls_of(
+            "postgres://u:p@psql-x.postgres.database.azure.com/db?sslmode=verify-full"
+        ));
+        assert!(!tls_of("postgres://u:p@127.0.0.1/db"));
+        assert!(!tls_of("postgres://u:p@remote.example/db?sslmode=disable"));
+        assert!(tls_of("postgres://u:p@localhost/db?sslmode=require"));
     }
 
     #[test]
@@ -721,6 +769,12 @@ mod tests {
             handle.current(),
             good,
             "a bad file leaves the settings in force"
+        );
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(
+            handle.current(),
+            good,
+            "an empty (half-written) file leaves the settings in force"
         );
         std::fs::remove_file(&path).unwrap();
         assert_eq!(

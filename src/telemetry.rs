@@ -124,11 +124,20 @@ pub fn init(service: &'static str, output: Output) -> Result<Telemetry, String> 
         });
         match &endpoint {
             // The connection string's IngestionEndpoint is always made https; this one is
-            // taken as written (a private collector, a test).
-            #[allow(deprecated)]
-            Some(url) => exporter
-                .with_endpoint(url)
-                .map_err(|_| format!("PAYMETRICS_TELEMETRY_ENDPOINT={url:?} is not a URL")),
+            // taken as written, but plain http only to this machine (the instrumentation
+            // key travels in every request).
+            Some(url) => {
+                let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+                    .iter()
+                    .any(|prefix| url.starts_with(prefix));
+                if !url.starts_with("https://") && !local {
+                    return Err("PAYMETRICS_TELEMETRY_ENDPOINT must be an https URL (plain http only to this machine)".to_owned());
+                }
+                #[allow(deprecated)]
+                exporter
+                    .with_endpoint(url)
+                    .map_err(|_| "PAYMETRICS_TELEMETRY_ENDPOINT is not a URL".to_owned())
+            }
             None => Ok(exporter),
         }
     };

@@ -134,9 +134,10 @@ impl Field {
 
     /// Checks a literal compared with this field, and normalizes it as stored.
     fn check_text(self, value: &str) -> Result<String, String> {
-        let closed = |ok: bool, allowed: &str| {
-            if ok {
-                Ok(value.to_ascii_lowercase())
+        // The stored (canonical) spelling is what is bound, so `'CARD '` matches `card`.
+        let closed = |parsed: Option<&'static str>, allowed: &str| {
+            if let Some(canonical) = parsed {
+                Ok(canonical.to_owned())
             } else {
                 Err(format!(
                     "'{value}' is never a {}: the values are {allowed}",
@@ -146,14 +147,17 @@ impl Field {
         };
         match self {
             Self::PaymentType => closed(
-                PaymentType::parse(value).is_ok(),
+                PaymentType::parse(value).ok().map(PaymentType::as_str),
                 "card, ach, wire, wallet, bnpl",
             ),
             Self::Status => closed(
-                Status::parse(value).is_ok(),
+                Status::parse(value).ok().map(Status::as_str),
                 "approved, declined, failed, pending, refunded",
             ),
-            Self::Channel => closed(Channel::parse(value).is_ok(), "pos, online, mobile"),
+            Self::Channel => closed(
+                Channel::parse(value).ok().map(Channel::as_str),
+                "pos, online, mobile",
+            ),
             Self::Currency => Currency::parse(value)
                 .map(|c| c.code().to_owned())
                 .map_err(|_| format!("'{value}' is not an ISO 4217 currency code")),
@@ -775,8 +779,10 @@ impl Sql {
             Aggregate::Avg => "trim_scale(avg(t.amount))".into(),
             Aggregate::Min => "min(t.amount)".into(),
             Aggregate::Max => "max(t.amount)".into(),
+            // Exact numeric interpolation (percentile_cont semantics), as in
+            // payment_metrics_5m; percentile_cont itself only takes double precision.
             Aggregate::Percentile(p) => format!(
-                "trim_scale((percentile_cont(0.{p:02}) WITHIN GROUP (ORDER BY t.amount::float8))::numeric)"
+                "trim_scale(paymetrics_percentile(array_agg(t.amount ORDER BY t.amount), 0.{p:02}))"
             ),
             Aggregate::Distinct(field) => format!("count(DISTINCT t.{})::numeric", field.column()),
             Aggregate::Ratio(condition) => format!(

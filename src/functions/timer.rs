@@ -97,7 +97,8 @@ async fn handle(state: AppState, body: Bytes) -> Result<Json<InvocationResponse>
     let partitions = store::maintain_partitions(&mut client, now, &engine.retention).await?;
     let report = store::close_due_windows(&mut client, now, &engine.windows, &engine.rules).await?;
     let clusters = store::cluster_merchants(&mut client, now, &engine.clustering).await?;
-    let lag = store::window_close_lag(&**client, now, &engine.windows).await?;
+    let lag =
+        store::window_close_lag(&**client, now, &engine.windows, &engine.window_widths()).await?;
     let instruments = crate::telemetry::metrics::get();
     instruments.windows_closed.add(report.closed, &[]);
     instruments.windows_recomputed.add(report.recomputed, &[]);

@@ -128,11 +128,14 @@ pub async fn window_close_lag(
     client: &impl GenericClient,
     now: DateTime<Utc>,
     policy: &WindowPolicy,
+    widths: &[i64],
 ) -> Result<std::time::Duration, StoreError> {
+    let widths: Vec<i32> = widths.iter().map(|w| *w as i32).collect();
     let oldest: Option<DateTime<Utc>> = client
         .query_one(
-            "SELECT min(window_end) FROM window_state WHERE dirty AND window_end <= $1",
-            &[&policy.due_before(now)],
+            "SELECT min(window_end) FROM window_state
+             WHERE width_seconds = ANY($2::integer[]) AND dirty AND window_end <= $1",
+            &[&policy.due_before(now), &widths],
         )
         .await
         .map_err(StoreError::query("reading the oldest due window"))?
@@ -163,6 +166,7 @@ pub async fn close_due_windows(
     widths.dedup();
     let mut report = CloseReport::default();
     for &width in &widths {
+        adopt_width(client, width, now).await?;
         let width_rules: Vec<&Rule> = rules.iter().filter(|r| r.window_seconds == width).collect();
         loop {
             let chunk = close_chunk(
@@ -201,6 +205,47 @@ pub async fn close_due_windows(
         .get(0);
     report.remaining = u64::try_from(remaining).unwrap_or(0);
     Ok(report)
+}
+
+/// The first time a window width is used (a rule with a new `window`), creates its
+/// windows over all the history that has 5-minute windows, as changed, so the rule is
+/// computed for every window, not only for those that receive transactions afterwards.
+async fn adopt_width(
+    client: &mut Client,
+    width: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(StoreError::query("starting to adopt a window width"))?;
+    let new = tx
+        .execute(
+            "INSERT INTO window_widths (width_seconds, adopted_at) VALUES ($1, $2)
+             ON CONFLICT (width_seconds) DO NOTHING",
+            &[&(width as i32), &now],
+        )
+        .await
+        .map_err(StoreError::query("recording a window width"))?;
+    if new == 1 && width != FIVE_MINUTES {
+        tx.execute(
+            "INSERT INTO window_state (width_seconds, window_start, window_end, events, changed_at)
+             SELECT DISTINCT $1::integer, w.start, w.start + $1::integer * interval '1 second', 0, $2::timestamptz
+             FROM window_state f,
+                  LATERAL generate_series(
+                      to_timestamp(floor(extract(epoch FROM f.window_start) / $1::integer) * $1::integer),
+                      f.window_end - interval '1 microsecond',
+                      $1::integer * interval '1 second') AS w(start)
+             WHERE f.width_seconds = 300
+             ON CONFLICT (width_seconds, window_start) DO NOTHING",
+            &[&(width as i32), &now],
+        )
+        .await
+        .map_err(StoreError::query("creating the windows of a new width"))?;
+    }
+    tx.commit()
+        .await
+        .map_err(StoreError::query("adopting a window width"))
 }
 
 #[derive(Default)]

@@ -375,3 +375,45 @@ async fn late_data_bumps_the_revision_of_the_rule_windows_it_lands_in() {
         [1]
     );
 }
+
+#[tokio::test]
+async fn a_rule_added_later_covers_windows_closed_before_it_and_percentiles_are_exact() {
+    let db = TestDb::migrated().await;
+    let url = db.url();
+    let app = TestApp::spawn_with(db, &url, EngineConfig::default(), 1 << 20).await;
+    let client = app.db.connect().await;
+    let mut big = generate(31, 1, "2026-11-25T10:00:01Z".parse().unwrap(), 1);
+    big[0]["currency"] = json!("USD");
+    big[0]["payment_type"] = json!("card");
+    big[0]["amount"] = json!("123456789012345.67");
+    ingest(&app, &big, 0).await;
+    let mut conn = app.db.connect().await;
+    let now: DateTime<Utc> = "2026-11-25T12:00:00Z".parse().unwrap();
+    store::close_due_windows(&mut conn, now, &Default::default(), &[])
+        .await
+        .unwrap();
+
+    // The rule arrives after its window was closed, with a padded literal in any case.
+    let later = EngineConfig::from_yaml(
+        "rules:\n  - name: p50_card\n    window: 15m\n    where: \"payment_type == 'CARD '\"\n    group_by: [currency]\n    aggregate: p50(amount)\n",
+        Path::new("engine.yaml"),
+    )
+    .unwrap();
+    store::close_due_windows(
+        &mut conn,
+        now + TimeDelta::minutes(5),
+        &Default::default(),
+        &later.rules,
+    )
+    .await
+    .unwrap();
+    let value: Decimal = client
+        .query_one(
+            "SELECT value FROM dynamic_metrics WHERE rule_name = 'p50_card' AND window_start = '2026-11-25T10:00:00Z'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(value, Decimal::from_str("123456789012345.67").unwrap());
+}
