@@ -1287,3 +1287,37 @@ fn the_outputs_other_tools_need_exist_and_secrets_are_sensitive() {
         "the Application Insights connection string output must be sensitive"
     );
 }
+
+/// The three environment roots are copies by design (each must plan on its own), so a
+/// change to one that is not made to the others is drift: they may differ only in the
+/// environment's name and the comment describing it.
+#[test]
+fn the_environment_roots_differ_only_in_the_environment_name() {
+    let root = iac_dir().join("environments");
+    let read = |env: &str, file: &str| std::fs::read_to_string(root.join(env).join(file)).unwrap();
+    let normalized = |env: &str| {
+        read(env, "main.tf")
+            .lines()
+            .filter(|line| !line.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace(&format!("environment = \"{env}\""), "environment = \"ENV\"")
+    };
+    for env in ["staging", "production"] {
+        assert_eq!(
+            read("dev", "variables.tf"),
+            read(env, "variables.tf"),
+            "{env}/variables.tf drifted from dev"
+        );
+        assert_eq!(
+            read("dev", "outputs.tf"),
+            read(env, "outputs.tf"),
+            "{env}/outputs.tf drifted from dev"
+        );
+        assert_eq!(
+            normalized("dev"),
+            normalized(env),
+            "{env}/main.tf differs from dev in more than its name"
+        );
+    }
+}
