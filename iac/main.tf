@@ -11,7 +11,7 @@ terraform {
   required_providers {
     azurerm = {
       source  = "hashicorp/azurerm"
-      version = "~> 4.55"
+      version = "~> 4.78"
     }
   }
 }
@@ -40,17 +40,13 @@ locals {
         principal_type = var.database_administrator.principal_type
       }
     },
+    # The app and its slot log in as one shared identity. It migrates the schema at start
+    # (PAYMETRICS_MIGRATE=on-start) and creates and drops day partitions, so by default it
+    # is an Entra administrator (a member of azure_pg_admin) and owns what it creates.
     var.function_identity_is_database_administrator ? {
       function = {
-        object_id      = module.function_app.principal_id
-        principal_name = local.database_users.function
-        principal_type = "ServicePrincipal"
-      }
-    } : {},
-    var.function_identity_is_database_administrator && var.function_staging_slot_enabled ? {
-      function_staging = {
-        object_id      = module.function_app.staging_slot_principal_id
-        principal_name = local.database_users.function_staging
+        object_id      = azurerm_user_assigned_identity.function_database.principal_id
+        principal_name = azurerm_user_assigned_identity.function_database.name
         principal_type = "ServicePrincipal"
       }
     } : {},
@@ -88,8 +84,8 @@ resource "azurerm_application_insights" "main" {
   # (APPLICATIONINSIGHTS_AUTHENTICATION_STRING), but the handler's exporter
   # (opentelemetry-application-insights) can only send with the instrumentation key of the
   # connection string, so key ingestion stays on. The key allows writing telemetry only.
-  local_authentication_disabled = false
-  tags                          = local.tags
+  local_authentication_enabled = true
+  tags                         = local.tags
 }
 
 # ---------------------------------------------------------------------------------------
@@ -239,8 +235,22 @@ module "postgresql" {
   tags                            = local.tags
 }
 
+# The identity the Function App and its staging slot both connect to PostgreSQL with. One
+# principal for both slots: the slot's on-start migration creates tables that production
+# must still be able to use after the swap, and members of azure_pg_admin are not superusers,
+# so two roles could not use each other's tables.
+resource "azurerm_user_assigned_identity" "function_database" {
+  name                = local.names.function_database_identity
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  tags                = local.tags
+}
+
 module "function_app" {
   source = "./modules/function_app"
+
+  # The app migrates at start: create it after its database principal is registered.
+  depends_on = [module.postgresql]
 
   name                                   = local.names.function_app
   service_plan_name                      = local.names.service_plan
@@ -265,8 +275,9 @@ module "function_app" {
   engine_config_path                     = var.engine_config_path
   database_host                          = module.postgresql.fqdn
   database_name                          = module.postgresql.database_name
-  database_user                          = local.database_users.function
-  staging_database_user                  = local.database_users.function_staging
+  database_user                          = azurerm_user_assigned_identity.function_database.name
+  database_identity_id                   = azurerm_user_assigned_identity.function_database.id
+  database_identity_client_id            = azurerm_user_assigned_identity.function_database.client_id
   tags                                   = local.tags
 }
 
@@ -283,7 +294,8 @@ resource "azurerm_user_assigned_identity" "simulator" {
 # ---------------------------------------------------------------------------------------
 
 locals {
-  # The identities the Functions host runs as: the app and, when present, its staging slot.
+  # The system-assigned identities the Functions host runs as: the app and, when present,
+  # its staging slot (the database identity needs no Azure role).
   function_principals = merge(
     { function = module.function_app.principal_id },
     var.function_staging_slot_enabled ? { function_staging = module.function_app.staging_slot_principal_id } : {},

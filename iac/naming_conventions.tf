@@ -52,6 +52,9 @@ locals {
     function_app       = "func-${local.name_suffix}"
     postgresql_server  = "psql-${local.name_suffix}"
     simulator_identity = "id-sim-${local.name_suffix}"
+    # The database identity of the app and its slot; its name is their PostgreSQL role
+    # (PAYMETRICS_DB_USER), at most 63 characters.
+    function_database_identity = "id-func-db-${local.name_suffix}"
 
     # Children of the resources above (unique within their parent).
     function_staging_slot     = "staging" # the CD pipeline deploys to --slot staging
@@ -69,13 +72,6 @@ locals {
 
     # Fixed by Azure: the private DNS zone of PostgreSQL flexible server private endpoints.
     postgresql_private_dns_zone = "privatelink.postgres.database.azure.com"
-  }
-
-  # Database role names of the managed identities. A slot's system-assigned identity is a
-  # separate service principal whose display name is <app>/slots/<slot>.
-  database_users = {
-    function         = local.names.function_app
-    function_staging = "${local.names.function_app}/slots/${local.names.function_staging_slot}"
   }
 
   # Common tags (lowercase keys) on every resource that takes tags.

@@ -14,8 +14,23 @@ output "function_app_staging_slot_name" {
 }
 
 output "function_app_principal_id" {
-  description = "Object ID of the Function App's system-assigned identity."
+  description = "Object ID of the Function App's system-assigned identity (Event Hubs, host storage, telemetry)."
   value       = module.function_app.principal_id
+}
+
+output "function_database_user" {
+  description = "PostgreSQL role of the Function App and its slot (PAYMETRICS_DB_USER): the name of their shared user-assigned identity."
+  value       = azurerm_user_assigned_identity.function_database.name
+}
+
+output "function_database_identity_principal_id" {
+  description = "Object ID of that identity (for pgaadauth_create_principal_with_oid when function_identity_is_database_administrator is false)."
+  value       = azurerm_user_assigned_identity.function_database.principal_id
+}
+
+output "function_database_identity_client_id" {
+  description = "Client ID of that identity (PAYMETRICS_DB_CLIENT_ID)."
+  value       = azurerm_user_assigned_identity.function_database.client_id
 }
 
 output "eventhub_namespace_name" {
@@ -49,7 +64,7 @@ output "database_name" {
 }
 
 output "database_administrator_name" {
-  description = "Entra administrator role used for migrations (the PAYMETRICS_DB_ADMIN secret of the CD pipeline)."
+  description = "Entra administrator role for operators (psql, handler verify-schema by hand); migrations run in the app."
   value       = var.database_administrator.principal_name
 }
 

@@ -100,7 +100,7 @@ variable "function_subnet_prefix" {
   description = "CIDR of the subnet delegated to the Function App's virtual network integration (/26 or larger: one address per instance, slots included)."
 
   validation {
-    condition     = can(cidrnetmask(var.function_subnet_prefix)) && tonumber(split("/", var.function_subnet_prefix)[1]) <= 26
+    condition     = can(cidrnetmask(var.function_subnet_prefix)) && try(tonumber(split("/", var.function_subnet_prefix)[1]), 99) <= 26
     error_message = "function_subnet_prefix must be an IPv4 CIDR of /26 or larger."
   }
 }
@@ -110,7 +110,7 @@ variable "endpoint_subnet_prefix" {
   description = "CIDR of the subnet holding private endpoints (PostgreSQL)."
 
   validation {
-    condition     = can(cidrnetmask(var.endpoint_subnet_prefix)) && tonumber(split("/", var.endpoint_subnet_prefix)[1]) <= 28
+    condition     = can(cidrnetmask(var.endpoint_subnet_prefix)) && try(tonumber(split("/", var.endpoint_subnet_prefix)[1]), 99) <= 28
     error_message = "endpoint_subnet_prefix must be an IPv4 CIDR of /28 or larger."
   }
 }
@@ -210,7 +210,7 @@ variable "function_plan_sku" {
 
   validation {
     condition     = contains(["B1", "B2", "B3", "S1", "S2", "S3", "P0v3", "P1v3", "P2v3", "P3v3", "EP1", "EP2", "EP3"], var.function_plan_sku)
-    error_message = "function_plan_sku must be EP1-EP3 or a Linux Dedicated SKU (B1-B3, S1-S3, P0v3-P3v3). Consumption and Flex Consumption are not offered: no virtual network integration, and Flex Consumption does not run custom handlers."
+    error_message = "function_plan_sku must be EP1-EP3 or a Linux Dedicated SKU (B1-B3, S1-S3, P0v3-P3v3). Consumption and Flex Consumption are not offered: Linux Consumption has no virtual network integration, and Flex Consumption has no deployment slots (the CD pipeline deploys to a slot and swaps)."
   }
 }
 
@@ -279,12 +279,12 @@ variable "window_schedule" {
 
 variable "engine_config_path" {
   type        = string
-  description = "Engine settings file relative to the app root (PAYMETRICS_CONFIG)."
-  default     = "config/engine.yaml"
+  description = "Engine settings file the handler reads (PAYMETRICS_CONFIG): on the app's persistent storage under /home, where reviewed rule changes are uploaded (docs/RULES.md). Until a file exists there the handler reads the packaged config/engine.yaml (PAYMETRICS_CONFIG_FALLBACK)."
+  default     = "/home/data/paymetrics/engine.yaml"
 
   validation {
-    condition     = !startswith(var.engine_config_path, "/") && endswith(var.engine_config_path, ".yaml")
-    error_message = "engine_config_path must be a relative path to a .yaml file."
+    condition     = startswith(var.engine_config_path, "/home/") && endswith(var.engine_config_path, ".yaml")
+    error_message = "engine_config_path must be a .yaml file under /home/ (the app's persistent storage; the package mount is read-only)."
   }
 }
 
@@ -403,7 +403,7 @@ variable "postgresql_standby_zone" {
 
 variable "postgresql_public_network_access_enabled" {
   type        = bool
-  description = "Allow connections from the internet to the addresses in postgresql_firewall_rules (the Function App always connects through the private endpoint)."
+  description = "Allow connections from the internet to the addresses in postgresql_firewall_rules, for operators who cannot reach the virtual network. Nothing in the pipeline needs it: the Function App connects (and migrates) through the private endpoint."
   default     = false
 }
 
@@ -412,7 +412,7 @@ variable "postgresql_firewall_rules" {
     start_ip_address = string
     end_ip_address   = string
   }))
-  description = "Narrow public firewall rules (operators, a migration runner), keyed by rule name. Only used with postgresql_public_network_access_enabled."
+  description = "Narrow public firewall rules for operators, keyed by rule name. Only used with postgresql_public_network_access_enabled."
   default     = {}
 
   validation {
@@ -429,7 +429,7 @@ variable "database_administrator" {
     object_id      = optional(string)
     principal_type = optional(string, "ServicePrincipal")
   })
-  description = "Microsoft Entra administrator of the PostgreSQL server, used for migrations (PAYMETRICS_DB_ADMIN in the CD pipeline). principal_name is its display name; object_id defaults to the identity running Terraform (the pipeline's)."
+  description = "Microsoft Entra administrator of the PostgreSQL server for operators (psql, handler verify-schema by hand). principal_name is its display name; object_id defaults to the identity running Terraform (the pipeline's). Migrations do not use it: the app applies them at start."
 
   validation {
     condition     = contains(["User", "Group", "ServicePrincipal"], var.database_administrator.principal_type) && length(trimspace(var.database_administrator.principal_name)) > 0
@@ -439,7 +439,7 @@ variable "database_administrator" {
 
 variable "function_identity_is_database_administrator" {
   type        = bool
-  description = "Register the Function App's identities (app and staging slot) as Entra principals of the server through the ARM administrator API, so the handler can log in and manage its day partitions. Set false to create them as ordinary roles with pgaadauth_create_principal_with_oid instead (iac/README.md)."
+  description = "Register the Function App's database identity (the user-assigned identity the app and its staging slot share) as an Entra administrator of the server (a member of azure_pg_admin), so the handler can log in, migrate at start and create and drop its day partitions. Set false to create it as an ordinary role with pgaadauth_create_principal_with_oid instead, and grant it what the migrations need (iac/README.md)."
   default     = true
 }
 

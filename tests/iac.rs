@@ -286,6 +286,25 @@ fn func_merge(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::Object(merged))
 }
 
+fn func_startswith(args: FuncArgs) -> Result<Value, String> {
+    let s = args[0].as_str().ok_or("startswith: not a string")?;
+    let prefix = args[1].as_str().ok_or("startswith: prefix not a string")?;
+    Ok(Value::from(s.starts_with(prefix)))
+}
+
+fn func_concat(args: FuncArgs) -> Result<Value, String> {
+    let mut all = Vec::new();
+    for arg in args.iter() {
+        all.extend(
+            arg.as_array()
+                .ok_or("concat: arguments must be lists")?
+                .iter()
+                .cloned(),
+        );
+    }
+    Ok(Value::Array(all))
+}
+
 fn context_with(
     vars: &BTreeMap<String, Value>,
     locals: &hcl::Map<String, Value>,
@@ -321,6 +340,18 @@ fn context_with(
         FuncDef::builder()
             .variadic_param(ParamType::Any)
             .build(func_merge),
+    );
+    ctx.declare_func(
+        "startswith",
+        FuncDef::builder()
+            .params([ParamType::String, ParamType::String])
+            .build(func_startswith),
+    );
+    ctx.declare_func(
+        "concat",
+        FuncDef::builder()
+            .variadic_param(ParamType::Any)
+            .build(func_concat),
     );
     let var: hcl::Map<String, Value> = vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     ctx.declare_var("var", Value::Object(var));
@@ -408,7 +439,60 @@ fn root_variables_for(env: &str) -> BTreeMap<String, Value> {
 fn naming_locals(env: &str) -> hcl::Map<String, Value> {
     let vars = root_variables_for(env);
     let body = parse(&iac_dir().join("naming_conventions.tf"));
-    let mut pending: Vec<(String, Expression)> = blocks(&body, "locals")
+    evaluate_locals(&body, &vars, &format!("naming_conventions.tf for {env}"))
+}
+
+/// The `locals` of the function_app module as Terraform computes them for one plan SKU,
+/// with and without the staging slot. Inputs without a default (or with a null one) stand in
+/// as `<name>`, so a setting can be traced back to the variable it comes from.
+fn function_app_locals(sku: &str, staging_slot: bool) -> hcl::Map<String, Value> {
+    let dir = iac_dir().join("modules/function_app");
+    let empty = BTreeMap::new();
+    let mut vars = BTreeMap::new();
+    for (name, body) in variables(&dir.join("variables.tf")) {
+        // A null default (an input only some plans need) stands in like a required one.
+        let value = match attr(&body, "default").map(|d| eval(d, &empty, &name)) {
+            Some(Value::Null) | None => Value::from(format!("<{name}>")),
+            Some(default) => default,
+        };
+        vars.insert(name, value);
+    }
+    vars.insert("sku_name".into(), Value::from(sku));
+    vars.insert(
+        "staging_slot_name".into(),
+        if staging_slot {
+            Value::from("staging")
+        } else {
+            Value::Null
+        },
+    );
+    let body = parse(&dir.join("main.tf"));
+    evaluate_locals(&body, &vars, &format!("modules/function_app for {sku}"))
+}
+
+/// An app settings map of [`function_app_locals`] as name => value.
+fn settings_of(locals: &hcl::Map<String, Value>, key: &str) -> BTreeMap<String, String> {
+    locals[key]
+        .as_object()
+        .unwrap_or_else(|| panic!("local.{key} is not an object"))
+        .iter()
+        .map(|(k, v)| {
+            let value = match v {
+                Value::String(s) => s.clone(),
+                other => panic!("{key}.{k} is not a string: {other:?}"),
+            };
+            (k.clone(), value)
+        })
+        .collect()
+}
+
+/// Evaluates every local of a file, in whatever order they refer to each other.
+fn evaluate_locals(
+    body: &Body,
+    vars: &BTreeMap<String, Value>,
+    what: &str,
+) -> hcl::Map<String, Value> {
+    let mut pending: Vec<(String, Expression)> = blocks(body, "locals")
         .flat_map(|b| {
             b.body()
                 .attributes()
@@ -422,7 +506,7 @@ fn naming_locals(env: &str) -> hcl::Map<String, Value> {
         let before = pending.len();
         let mut errors = Vec::new();
         pending.retain(
-            |(key, expr)| match expr.evaluate(&context_with(&vars, &locals)) {
+            |(key, expr)| match expr.evaluate(&context_with(vars, &locals)) {
                 Ok(value) => {
                     locals.insert(key.clone(), value);
                     false
@@ -435,7 +519,7 @@ fn naming_locals(env: &str) -> hcl::Map<String, Value> {
         );
         assert!(
             pending.len() < before,
-            "naming_conventions.tf does not evaluate for {env}: {errors:?}"
+            "{what} does not evaluate: {errors:?}"
         );
     }
     locals
@@ -715,6 +799,11 @@ fn environments_are_sized_from_small_dev_to_zone_redundant_production() {
         flag(&prod, "postgresql_high_availability_enabled"),
         "production needs HA PostgreSQL"
     );
+    // checkov's CKV_AZURE_136 is suppressed on the module because dev and staging opt out.
+    assert!(
+        flag(&prod, "postgresql_geo_redundant_backup_enabled"),
+        "production needs geo-redundant backups"
+    );
     assert!(
         flag(&prod, "function_zone_balancing_enabled"),
         "production needs a zone-redundant plan"
@@ -862,6 +951,7 @@ fn generated_names_follow_the_conventions_in_every_environment() {
         ("service_plan", "asp-"),
         ("function_app", "func-"),
         ("postgresql_server", "psql-"),
+        ("function_database_identity", "id-func-db-"),
     ];
     let mut seen = BTreeSet::new();
     for env in ENVIRONMENTS {
@@ -901,10 +991,10 @@ fn generated_names_follow_the_conventions_in_every_environment() {
             "the CD pipeline deploys to --slot staging"
         );
         assert_eq!(str_of(names, "database"), "paymetrics");
-        assert_eq!(
-            str_of(&locals["database_users"], "function"),
-            app,
-            "PAYMETRICS_DB_USER is the app's identity name"
+        let database_identity = str_of(names, "function_database_identity");
+        assert!(
+            database_identity.starts_with("id-") && database_identity.len() <= 63,
+            "{env}: the database identity {database_identity:?} needs the id- prefix and, as a PostgreSQL role name, at most 63 characters"
         );
 
         let tags = &locals["tags"];
@@ -1008,9 +1098,12 @@ fn the_function_app_sets_every_setting_the_handler_and_the_bindings_read() {
         "EventHubConsumerGroup",
         "PAYMETRICS_WINDOW_SCHEDULE",
         "PAYMETRICS_CONFIG",
+        "PAYMETRICS_CONFIG_FALLBACK",
+        "PAYMETRICS_MIGRATE",
         "PAYMETRICS_DB_HOST",
         "PAYMETRICS_DB_NAME",
         "PAYMETRICS_DB_USER",
+        "PAYMETRICS_DB_CLIENT_ID",
         "PAYMETRICS_DB_AUTH",
         "PAYMETRICS_DB_SSLMODE",
         "AzureWebJobs.EventHubTrigger.Disabled",
@@ -1037,14 +1130,14 @@ fn the_function_app_sets_every_setting_the_handler_and_the_bindings_read() {
     );
 
     // Every %SETTING% and connection the function.json bindings name is provided.
-    for function in ["EventHubTrigger", "TimerTrigger"] {
-        let text = fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join(function)
-                .join("function.json"),
-        )
-        .expect("function.json");
-        let json: serde_json::Value = serde_json::from_str(&text).expect("function.json is JSON");
+    let functions = function_folders();
+    for needed in ["EventHubTrigger", "TimerTrigger"] {
+        assert!(
+            functions.iter().any(|(name, _)| name == needed),
+            "no function folder {needed}"
+        );
+    }
+    for (function, json) in &functions {
         for binding in json["bindings"].as_array().expect("bindings") {
             for (key, value) in binding.as_object().expect("binding object") {
                 let Some(s) = value.as_str() else { continue };
@@ -1075,13 +1168,6 @@ fn the_function_app_sets_every_setting_the_handler_and_the_bindings_read() {
         Some(Expression::Bool(true))
     ));
     assert!(attr(app.body(), "storage_account_name").is_some());
-    let identity = blocks(app.body(), "identity")
-        .next()
-        .expect("identity block");
-    assert_eq!(
-        attr(identity.body(), "type").and_then(literal_str),
-        Some("SystemAssigned")
-    );
     let site_config = blocks(app.body(), "site_config")
         .next()
         .expect("site_config");
@@ -1097,7 +1183,7 @@ fn the_function_app_sets_every_setting_the_handler_and_the_bindings_read() {
         "FUNCTIONS_WORKER_RUNTIME=custom"
     );
 
-    // The slot's own consumer group, database role and disabled triggers are sticky.
+    // The slot's own consumer group and disabled triggers are sticky.
     let sticky = blocks(&body, "locals")
         .find_map(|b| attr(b.body(), "sticky_app_setting_names").cloned())
         .expect("local.sticky_app_setting_names");
@@ -1107,7 +1193,6 @@ fn the_function_app_sets_every_setting_the_handler_and_the_bindings_read() {
     let names: BTreeSet<&str> = names.iter().filter_map(literal_str).collect();
     for name in [
         "EventHubConsumerGroup",
-        "PAYMETRICS_DB_USER",
         "AzureWebJobs.EventHubTrigger.Disabled",
         "AzureWebJobs.TimerTrigger.Disabled",
     ] {
@@ -1135,8 +1220,372 @@ fn the_function_app_sets_every_setting_the_handler_and_the_bindings_read() {
     assert_eq!(default("window_schedule").as_deref(), Some("0 */5 * * * *"));
     assert_eq!(
         default("engine_config_path").as_deref(),
-        Some("config/engine.yaml")
+        Some("/home/data/paymetrics/engine.yaml")
     );
+}
+
+/// Every function folder of the app (a directory at the repository root holding a
+/// function.json), with its parsed function.json.
+fn function_folders() -> Vec<(String, serde_json::Value)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    for entry in fs::read_dir(root).expect("repository root") {
+        let dir = entry.expect("directory entry").path();
+        let file = dir.join("function.json");
+        if !file.is_file() {
+            continue;
+        }
+        let text = fs::read_to_string(&file).expect("function.json");
+        let json: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON: {e}", rel(&file)));
+        let name = dir
+            .file_name()
+            .expect("folder name")
+            .to_string_lossy()
+            .to_string();
+        found.push((name, json));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+/// The settings each slot gets, computed from the module's locals as Terraform would.
+#[test]
+fn both_slots_migrate_on_start_read_rules_from_home_and_use_the_shared_database_identity() {
+    for sku in ["B1", "S1", "EP1"] {
+        let locals = function_app_locals(sku, sku != "B1");
+        let mut slots = vec![("app", settings_of(&locals, "app_settings"))];
+        if sku != "B1" {
+            slots.push(("staging slot", settings_of(&locals, "staging_app_settings")));
+        }
+        for (slot, settings) in &slots {
+            let get = |name: &str| {
+                settings
+                    .get(name)
+                    .map(String::as_str)
+                    .unwrap_or_else(|| panic!("{sku} {slot}: no app setting {name}"))
+            };
+            // The handler migrates at start, inside the virtual network (issue 11).
+            assert_eq!(get("PAYMETRICS_MIGRATE"), "on-start", "{sku} {slot}");
+            // Zip deployment writes this setting; without it every plan shows drift (F-10).
+            assert_eq!(
+                get("SCM_DO_BUILD_DURING_DEPLOYMENT"),
+                "false",
+                "{sku} {slot}"
+            );
+            // Reviewed rule files are uploaded to persistent storage; the packaged file is
+            // the fallback until one exists.
+            assert_eq!(
+                get("PAYMETRICS_CONFIG"),
+                "/home/data/paymetrics/engine.yaml",
+                "{sku} {slot}"
+            );
+            let fallback = get("PAYMETRICS_CONFIG_FALLBACK");
+            assert_eq!(fallback, "config/engine.yaml", "{sku} {slot}");
+            assert!(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join(fallback)
+                    .is_file(),
+                "PAYMETRICS_CONFIG_FALLBACK names {fallback}, which is not in the repository (and so not in the package)"
+            );
+            // One database principal for both slots: the user-assigned identity.
+            assert_eq!(get("PAYMETRICS_DB_USER"), "<database_user>", "{sku} {slot}");
+            assert_eq!(
+                get("PAYMETRICS_DB_CLIENT_ID"),
+                "<database_identity_client_id>",
+                "{sku} {slot}"
+            );
+            assert_eq!(get("WEBSITE_RUN_FROM_PACKAGE"), "1", "{sku} {slot}");
+        }
+    }
+
+    // Both resources carry the system-assigned identity (Event Hubs, storage, telemetry) and
+    // the one database identity.
+    let body = parse(&iac_dir().join("modules/function_app/main.tf"));
+    for kind in [
+        "azurerm_linux_function_app",
+        "azurerm_linux_function_app_slot",
+    ] {
+        let resource = blocks(&body, "resource")
+            .find(|b| label(b, 0) == kind)
+            .unwrap_or_else(|| panic!("no {kind}"));
+        let identity = blocks(resource.body(), "identity")
+            .next()
+            .unwrap_or_else(|| panic!("{kind}: no identity block"));
+        assert_eq!(
+            attr(identity.body(), "type").and_then(literal_str),
+            Some("SystemAssigned, UserAssigned"),
+            "{kind}: the system identity keeps its roles, the user-assigned one is for the database"
+        );
+        let ids = attr(identity.body(), "identity_ids")
+            .map(|e| hcl::format::to_string(e).expect("formats"))
+            .unwrap_or_default();
+        assert_eq!(
+            ids.split_whitespace().collect::<String>(),
+            "[var.database_identity_id]",
+            "{kind}: identity_ids must be the shared database identity"
+        );
+    }
+}
+
+/// In the root module, PAYMETRICS_DB_USER, PAYMETRICS_DB_CLIENT_ID, the attached identity and
+/// the PostgreSQL administrator are all the same user-assigned identity, and no
+/// system-assigned identity of the app or the slot is a database principal.
+#[test]
+fn the_app_and_its_slot_share_one_database_identity_which_is_the_database_administrator() {
+    let body = parse(&iac_dir().join("main.tf"));
+    let call = blocks(&body, "module")
+        .find(|b| label(b, 0) == "function_app")
+        .expect("module \"function_app\" in iac/main.tf");
+    let text = |key: &str| {
+        attr(call.body(), key)
+            .map(|e| hcl::format::to_string(e).expect("formats"))
+            .unwrap_or_else(|| panic!("module function_app gets no {key}"))
+    };
+    let identity = blocks(&body, "resource")
+        .filter(|b| label(b, 0) == "azurerm_user_assigned_identity")
+        .map(|b| format!("azurerm_user_assigned_identity.{}", label(b, 1)))
+        .find(|r| text("database_identity_id") == format!("{r}.id"))
+        .unwrap_or_else(|| {
+            panic!(
+                "database_identity_id must be the id of a user-assigned identity of iac/main.tf, not {}",
+                text("database_identity_id")
+            )
+        });
+    assert_eq!(
+        text("database_identity_client_id"),
+        format!("{identity}.client_id")
+    );
+    assert_eq!(
+        text("database_user"),
+        format!("{identity}.name"),
+        "PAYMETRICS_DB_USER is the identity's name (its PostgreSQL role)"
+    );
+    assert!(
+        attr(call.body(), "staging_database_user").is_none(),
+        "the slot has no database user of its own"
+    );
+
+    let administrators = blocks(&body, "locals")
+        .find_map(|b| attr(b.body(), "database_administrators").cloned())
+        .expect("local.database_administrators");
+    let administrators = hcl::format::to_string(&administrators).expect("formats");
+    assert!(
+        administrators.contains(&format!("{identity}.principal_id"))
+            && administrators.contains(&format!("{identity}.name")),
+        "the database identity must be the PostgreSQL Entra administrator: {administrators}"
+    );
+    assert!(
+        !administrators.contains("module.function_app"),
+        "the system-assigned identities of the app and the slot must not be database principals: {administrators}"
+    );
+    // Still switchable, and on by default (the app migrates and owns the schema).
+    let root_vars = variables(&iac_dir().join("variables.tf"));
+    let switch = root_vars
+        .get("function_identity_is_database_administrator")
+        .expect("variable function_identity_is_database_administrator");
+    assert!(matches!(
+        attr(switch, "default"),
+        Some(Expression::Bool(true))
+    ));
+    assert!(
+        administrators.contains("var.function_identity_is_database_administrator"),
+        "function_identity_is_database_administrator must switch the registration"
+    );
+}
+
+/// F-7 and A1: on Elastic Premium the package lives in the content share, so the share must
+/// move with the code on a swap (Microsoft: a function app breaks when the content share
+/// settings are slot settings). Terraform sets it at creation and then leaves it alone, and
+/// the create-time share check that a deny-by-default storage account can refuse is skipped.
+#[test]
+fn content_shares_swap_with_the_code_and_are_not_checked_at_creation() {
+    let ep = function_app_locals("EP1", true);
+    let app = settings_of(&ep, "app_settings");
+    let slot = settings_of(&ep, "staging_app_settings");
+    for (name, settings) in [("app", &app), ("staging slot", &slot)] {
+        for (setting, value) in [
+            ("WEBSITE_SKIP_CONTENTSHARE_VALIDATION", "1"),
+            ("WEBSITE_CONTENTOVERVNET", "1"),
+        ] {
+            assert_eq!(
+                settings.get(setting).map(String::as_str),
+                Some(value),
+                "Elastic Premium {name}: {setting}"
+            );
+        }
+        assert!(settings.contains_key("WEBSITE_CONTENTAZUREFILECONNECTIONSTRING"));
+    }
+    assert_ne!(
+        app.get("WEBSITE_CONTENTSHARE"),
+        slot.get("WEBSITE_CONTENTSHARE"),
+        "the app and the slot need their own content share"
+    );
+
+    // A Dedicated plan has no content share at all.
+    let dedicated = settings_of(&function_app_locals("S1", true), "staging_app_settings");
+    for setting in dedicated.keys() {
+        assert!(
+            !setting.starts_with("WEBSITE_CONTENT")
+                && setting != "WEBSITE_SKIP_CONTENTSHARE_VALIDATION",
+            "a Dedicated plan gets no content share setting, found {setting}"
+        );
+    }
+
+    // The storage settings are never sticky, and every setting that differs between the app
+    // and the slot is either sticky or the content share Terraform leaves to the platform.
+    let sticky: BTreeSet<String> = ep["sticky_app_setting_names"]
+        .as_array()
+        .expect("sticky_app_setting_names is a list")
+        .iter()
+        .map(|v| v.as_str().expect("a name").to_string())
+        .collect();
+    for never in [
+        "WEBSITE_CONTENTSHARE",
+        "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+        "AzureWebJobsStorage",
+        "AzureWebJobsStorage__accountName",
+    ] {
+        assert!(
+            !sticky.contains(never),
+            "{never} must not be a slot setting: on a swap the package stays behind and the app breaks"
+        );
+    }
+    let names: BTreeSet<&String> = app.keys().chain(slot.keys()).collect();
+    for name in names {
+        if app.get(name) == slot.get(name) {
+            assert!(
+                !sticky.contains(name),
+                "{name} is the same in both slots and need not be sticky"
+            );
+        } else {
+            assert!(
+                sticky.contains(name) || name == "WEBSITE_CONTENTSHARE",
+                "{name} differs between the app and the slot: make it sticky, or a swap moves it"
+            );
+        }
+    }
+
+    // Both resources ignore later changes of WEBSITE_CONTENTSHARE (set at creation only).
+    let body = parse(&iac_dir().join("modules/function_app/main.tf"));
+    for kind in [
+        "azurerm_linux_function_app",
+        "azurerm_linux_function_app_slot",
+    ] {
+        let resource = blocks(&body, "resource")
+            .find(|b| label(b, 0) == kind)
+            .unwrap_or_else(|| panic!("no {kind}"));
+        let ignored = blocks(resource.body(), "lifecycle")
+            .find_map(|l| attr(l.body(), "ignore_changes").cloned())
+            .map(|e| hcl::format::to_string(&e).expect("formats"))
+            .unwrap_or_default();
+        assert!(
+            ignored.contains("app_settings[\"WEBSITE_CONTENTSHARE\"]"),
+            "{kind}: lifecycle.ignore_changes must hold app_settings[\"WEBSITE_CONTENTSHARE\"], or the apply after a swap points production at the previous release's share (found {ignored:?})"
+        );
+    }
+}
+
+/// V1: `local_authentication_disabled` is deprecated from azurerm 4.78 and gone in 5.0; its
+/// replacement needs the pin raised to 4.78.
+#[test]
+fn application_insights_uses_local_authentication_enabled_with_a_provider_that_has_it() {
+    for path in tf_files() {
+        let text = fs::read_to_string(&path).expect("readable");
+        assert!(
+            !text.contains("local_authentication_disabled"),
+            "{}: local_authentication_disabled is deprecated, use local_authentication_enabled",
+            rel(&path)
+        );
+    }
+    let insights: Vec<Resource> = resources()
+        .into_iter()
+        .filter(|r| r.kind == "azurerm_application_insights")
+        .collect();
+    assert!(!insights.is_empty(), "no azurerm_application_insights");
+    for r in &insights {
+        // The handler's exporter sends with the connection string's key, so it stays on.
+        assert!(
+            matches!(
+                attr(&r.body, "local_authentication_enabled"),
+                Some(Expression::Bool(true))
+            ),
+            "{}: {} must set local_authentication_enabled = true",
+            rel(&r.file),
+            r.name
+        );
+    }
+    for dir in tf_files()
+        .iter()
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect::<BTreeSet<_>>()
+    {
+        for (path, body) in parse_dir(&dir) {
+            for rp in
+                blocks(&body, "terraform").flat_map(|t| blocks(t.body(), "required_providers"))
+            {
+                let Some(Expression::Object(o)) = attr(rp.body(), "azurerm") else {
+                    continue;
+                };
+                let version = o
+                    .iter()
+                    .find(|(k, _)| object_key(k).as_deref() == Some("version"))
+                    .and_then(|(_, v)| literal_str(v))
+                    .unwrap_or_default();
+                let minor = version
+                    .trim_start_matches("~>")
+                    .trim()
+                    .strip_prefix("4.")
+                    .and_then(|m| m.parse::<u32>().ok())
+                    .unwrap_or(0);
+                assert!(
+                    minor >= 78,
+                    "{}: azurerm {version:?} predates local_authentication_enabled on Application Insights (4.78)",
+                    rel(&path)
+                );
+            }
+        }
+    }
+}
+
+/// The CKV_AZURE_221 suppressions explain why inbound access is public; they must name the
+/// HTTP-triggered functions there are, and not claim there are none.
+#[test]
+fn the_public_access_suppressions_name_the_http_triggered_functions() {
+    let http: Vec<String> = function_folders()
+        .into_iter()
+        .filter(|(_, json)| {
+            json["bindings"]
+                .as_array()
+                .is_some_and(|b| b.iter().any(|b| b["type"] == "httpTrigger"))
+        })
+        .map(|(name, _)| name)
+        .collect();
+    let text =
+        fs::read_to_string(iac_dir().join("modules/function_app/main.tf")).expect("readable");
+    let reasons: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("#checkov:skip=CKV_AZURE_221:"))
+        .collect();
+    assert_eq!(
+        reasons.len(),
+        2,
+        "the app and the slot each explain CKV_AZURE_221"
+    );
+    for reason in reasons {
+        assert!(
+            !reason
+                .to_lowercase()
+                .contains("no http-triggered functions"),
+            "outdated reason: {reason}"
+        );
+        for function in &http {
+            assert!(
+                reason.contains(function.as_str()),
+                "the reason does not name the HTTP-triggered function {function}: {reason}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -33,7 +33,8 @@ postgresql_geo_redundant_backup_enabled = false
 postgresql_high_availability_enabled    = false
 
 # The identity the dev pipeline runs as (AZURE_CLIENT_ID of the GitHub environment "dev"):
-# it runs Terraform and, as Entra administrator of the server, the migrations.
+# it runs Terraform and is the operators' Entra administrator of the server. Migrations are
+# not run by it: the Function App applies them at start.
 database_administrator = {
   principal_name = "sp-paymetrics-github-dev"
 }

@@ -135,7 +135,7 @@ variable "postgresql_high_availability_enabled" {
 
 variable "postgresql_public_network_access_enabled" {
   type        = bool
-  description = "Open the public endpoint to postgresql_firewall_rules."
+  description = "Open the public endpoint to postgresql_firewall_rules (operators only; the app uses the private endpoint)."
   default     = false
 }
 
@@ -154,7 +154,7 @@ variable "database_administrator" {
     object_id      = optional(string)
     principal_type = optional(string, "ServicePrincipal")
   })
-  description = "Entra administrator of the PostgreSQL server (the pipeline identity that runs migrations)."
+  description = "Entra administrator of the PostgreSQL server for operators (by default the pipeline identity running Terraform)."
 }
 
 variable "log_retention_days" {

@@ -34,8 +34,18 @@ output "database_name" {
 }
 
 output "database_administrator_name" {
-  description = "Entra administrator role used for migrations (PAYMETRICS_DB_ADMIN)."
+  description = "Entra administrator role for operators; migrations run in the app."
   value       = module.paymetrics.database_administrator_name
+}
+
+output "function_database_user" {
+  description = "PostgreSQL role of the Function App and its slot (their shared identity's name)."
+  value       = module.paymetrics.function_database_user
+}
+
+output "function_database_identity_principal_id" {
+  description = "Object ID of the Function App's database identity."
+  value       = module.paymetrics.function_database_identity_principal_id
 }
 
 output "simulator_identity_client_id" {

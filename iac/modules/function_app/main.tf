@@ -7,14 +7,23 @@
 #   AzureWebJobsStorage__accountName           storage_account_name + storage_uses_managed_identity
 #   APPLICATIONINSIGHTS_CONNECTION_STRING      site_config.application_insights_connection_string
 #   EventHubConnection__fullyQualifiedNamespace, EventHubName, EventHubConsumerGroup,
-#   PAYMETRICS_WINDOW_SCHEDULE, PAYMETRICS_CONFIG, PAYMETRICS_DB_HOST, PAYMETRICS_DB_NAME,
-#   PAYMETRICS_DB_USER, PAYMETRICS_DB_AUTH, PAYMETRICS_DB_SSLMODE   app_settings below
+#   PAYMETRICS_WINDOW_SCHEDULE, PAYMETRICS_CONFIG, PAYMETRICS_CONFIG_FALLBACK,
+#   PAYMETRICS_MIGRATE, PAYMETRICS_DB_HOST, PAYMETRICS_DB_NAME, PAYMETRICS_DB_USER,
+#   PAYMETRICS_DB_CLIENT_ID, PAYMETRICS_DB_AUTH, PAYMETRICS_DB_SSLMODE   app_settings below
 # The provider writes the first three itself and drops them from app_settings when read
 # back, so they are set through the arguments named, not in app_settings (that would show a
 # change on every plan).
 #
-# The staging slot has its own identity, consumer group and database role, and both
-# triggers disabled, all as sticky (slot) settings, so a swap moves the code but never those.
+# Identities: the app and the slot each have a system-assigned identity (Event Hubs, host
+# storage, telemetry) and share ONE user-assigned identity for PostgreSQL
+# (PAYMETRICS_DB_CLIENT_ID), so the objects a migration creates, from whichever slot starts
+# first, always have the same owner.
+#
+# The staging slot has its own consumer group and both triggers disabled, as sticky (slot)
+# settings, so a swap moves the code but never those. The content share
+# (WEBSITE_CONTENTSHARE) is not sticky: on Elastic Premium the deployed package lives in it
+# (/home/data/SitePackages), so it must travel with the code on a swap; Terraform sets it at
+# creation and then leaves it to the platform.
 
 terraform {
   required_version = "~> 1.9.8"
@@ -22,7 +31,7 @@ terraform {
   required_providers {
     azurerm = {
       source  = "hashicorp/azurerm"
-      version = "~> 4.55"
+      version = "~> 4.78"
     }
   }
 }
@@ -36,26 +45,39 @@ locals {
     EventHubConnection__fullyQualifiedNamespace = var.eventhub_namespace_fqdn
     EventHubName                                = var.eventhub_name
     PAYMETRICS_WINDOW_SCHEDULE                  = var.window_schedule
-    PAYMETRICS_CONFIG                           = var.engine_config_path
-    PAYMETRICS_DB_HOST                          = var.database_host
-    PAYMETRICS_DB_NAME                          = var.database_name
-    PAYMETRICS_DB_AUTH                          = "entra"
-    PAYMETRICS_DB_SSLMODE                       = "verify-full"
-    APPLICATIONINSIGHTS_AUTHENTICATION_STRING   = "Authorization=AAD"
-    WEBSITE_RUN_FROM_PACKAGE                    = "1"
+    # Reviewed rule changes are uploaded to the app's persistent storage; until a file
+    # exists there the handler reads the one in the package (the app root is a read-only
+    # mount with WEBSITE_RUN_FROM_PACKAGE). Hot reload picks up an uploaded file.
+    PAYMETRICS_CONFIG          = var.engine_config_path
+    PAYMETRICS_CONFIG_FALLBACK = "config/engine.yaml"
+    # The handler applies pending migrations at start, under an advisory lock, from inside
+    # the virtual network; no pipeline runner connects to PostgreSQL.
+    PAYMETRICS_MIGRATE                        = "on-start"
+    PAYMETRICS_DB_HOST                        = var.database_host
+    PAYMETRICS_DB_NAME                        = var.database_name
+    PAYMETRICS_DB_USER                        = var.database_user
+    PAYMETRICS_DB_CLIENT_ID                   = var.database_identity_client_id
+    PAYMETRICS_DB_AUTH                        = "entra"
+    PAYMETRICS_DB_SSLMODE                     = "verify-full"
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "Authorization=AAD"
+    WEBSITE_RUN_FROM_PACKAGE                  = "1"
+    # Zip deployment writes this setting; declaring it keeps plans free of that drift.
+    SCM_DO_BUILD_DURING_DEPLOYMENT = "false"
   }
 
-  # Elastic Premium keeps app content on an Azure Files share, reached over the VNet.
+  # Elastic Premium keeps app content on an Azure Files share, reached over the VNet. The
+  # share is created by Terraform beforehand, so the platform's create-time check of it
+  # (which the storage firewall can refuse) is skipped.
   content_settings = local.is_elastic_premium ? {
     WEBSITE_CONTENTAZUREFILECONNECTIONSTRING = var.content_share_connection_string
     WEBSITE_CONTENTOVERVNET                  = "1"
+    WEBSITE_SKIP_CONTENTSHARE_VALIDATION     = "1"
   } : {}
 
   app_settings = merge(local.shared_app_settings, local.content_settings,
     local.is_elastic_premium ? { WEBSITE_CONTENTSHARE = var.content_share_name } : {},
     {
       EventHubConsumerGroup = var.consumer_group
-      PAYMETRICS_DB_USER    = var.database_user
     },
   )
 
@@ -63,22 +85,24 @@ locals {
     local.is_elastic_premium ? { WEBSITE_CONTENTSHARE = var.staging_content_share_name } : {},
     {
       EventHubConsumerGroup                   = var.staging_consumer_group
-      PAYMETRICS_DB_USER                      = var.staging_database_user
       "AzureWebJobs.EventHubTrigger.Disabled" = "true"
       "AzureWebJobs.TimerTrigger.Disabled"    = "true"
     },
   )
 
-  # Settings that stay with their slot on a swap.
+  # Settings that stay with their slot on a swap. Not the content share settings: Microsoft
+  # documents that a function app breaks on a swap when they are slot settings, because the
+  # package moves with the share. The database settings are the same in both slots.
   sticky_app_setting_names = [
     "EventHubConsumerGroup",
-    "PAYMETRICS_DB_USER",
     "AzureWebJobs.EventHubTrigger.Disabled",
     "AzureWebJobs.TimerTrigger.Disabled",
   ]
 }
 
 resource "azurerm_service_plan" "this" {
+  #checkov:skip=CKV_AZURE_211:The SKU is chosen per environment: Basic B1 only in dev (the cheapest plan with virtual network integration; no slot), Elastic Premium in staging and production (tests/iac.rs asserts it). checkov reads the root module's dev-sized defaults.
+  #checkov:skip=CKV_AZURE_212:Instances are chosen per environment: dev and staging keep one always-ready instance (Elastic Premium scales out on demand), production runs 3 zone-balanced instances (tests/iac.rs asserts at least 3).
   name                         = var.service_plan_name
   resource_group_name          = var.resource_group_name
   location                     = var.location
@@ -91,7 +115,7 @@ resource "azurerm_service_plan" "this" {
 }
 
 resource "azurerm_linux_function_app" "this" {
-  #checkov:skip=CKV_AZURE_221:Inbound public access stays on: the CD pipeline deploys from GitHub-hosted runners (zip deploy to the SCM site, Entra-authenticated; basic auth is off) and smoke-tests through the host's admin API. There are no HTTP-triggered functions.
+  #checkov:skip=CKV_AZURE_221:Inbound public access stays on: the CD pipeline deploys from GitHub-hosted runners (zip deploy to the SCM site, Entra-authenticated; basic auth is off) and checks the HTTP-triggered Health function (GET /api/health, function key) from there. Health is the only HTTP-triggered function and needs its function key.
   name                                           = var.name
   resource_group_name                            = var.resource_group_name
   location                                       = var.location
@@ -109,7 +133,8 @@ resource "azurerm_linux_function_app" "this" {
   app_settings                                   = local.app_settings
 
   identity {
-    type = "SystemAssigned"
+    type         = "SystemAssigned, UserAssigned"
+    identity_ids = [var.database_identity_id]
   }
 
   site_config {
@@ -140,10 +165,17 @@ resource "azurerm_linux_function_app" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # A swap exchanges the content shares of the app and the slot with their code; set at
+    # creation, then left to the platform, so an apply after a swap never points production
+    # back at the share holding the previous release.
+    ignore_changes = [app_settings["WEBSITE_CONTENTSHARE"]]
+  }
 }
 
 resource "azurerm_linux_function_app_slot" "staging" {
-  #checkov:skip=CKV_AZURE_221:Inbound public access stays on: the CD pipeline deploys from GitHub-hosted runners (zip deploy to the SCM site, Entra-authenticated; basic auth is off) and smoke-tests through the host's admin API. There are no HTTP-triggered functions.
+  #checkov:skip=CKV_AZURE_221:Inbound public access stays on: the CD pipeline deploys from GitHub-hosted runners (zip deploy to the SCM site, Entra-authenticated; basic auth is off) and checks the HTTP-triggered Health function (GET /api/health, function key) from there. Health is the only HTTP-triggered function and needs its function key.
   count = local.staging_enabled ? 1 : 0
 
   name                                           = var.staging_slot_name
@@ -161,7 +193,8 @@ resource "azurerm_linux_function_app_slot" "staging" {
   app_settings                                   = local.staging_app_settings
 
   identity {
-    type = "SystemAssigned"
+    type         = "SystemAssigned, UserAssigned"
+    identity_ids = [var.database_identity_id]
   }
 
   site_config {
@@ -183,4 +216,9 @@ resource "azurerm_linux_function_app_slot" "staging" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # See the app: the slot's share moves with its code on a swap.
+    ignore_changes = [app_settings["WEBSITE_CONTENTSHARE"]]
+  }
 }

@@ -14,7 +14,7 @@ output "default_hostname" {
 }
 
 output "principal_id" {
-  description = "Object ID of the app's system-assigned identity."
+  description = "Object ID of the app's system-assigned identity (Event Hubs, host storage, telemetry; not the database)."
   value       = azurerm_linux_function_app.this.identity[0].principal_id
 }
 
@@ -24,7 +24,7 @@ output "staging_slot_name" {
 }
 
 output "staging_slot_principal_id" {
-  description = "Object ID of the staging slot's system-assigned identity, or null without a slot."
+  description = "Object ID of the staging slot's system-assigned identity, or null without a slot (not the database)."
   value       = one(azurerm_linux_function_app_slot.staging[*].identity[0].principal_id)
 }
 

@@ -126,7 +126,7 @@ variable "content_share_connection_string" {
 
 variable "content_share_name" {
   type        = string
-  description = "Azure Files share holding the app's content on Elastic Premium (WEBSITE_CONTENTSHARE)."
+  description = "Azure Files share holding the app's content on Elastic Premium (WEBSITE_CONTENTSHARE). Set at creation only: a swap exchanges the shares with the code."
   default     = null
 
   validation {
@@ -137,7 +137,7 @@ variable "content_share_name" {
 
 variable "staging_content_share_name" {
   type        = string
-  description = "Azure Files share of the staging slot on Elastic Premium (a slot needs its own)."
+  description = "Azure Files share of the staging slot on Elastic Premium (a slot needs its own). Set at creation only: a swap exchanges the shares with the code."
   default     = null
 
   validation {
@@ -210,12 +210,12 @@ variable "window_schedule" {
 
 variable "engine_config_path" {
   type        = string
-  description = "Engine settings file relative to the app root (PAYMETRICS_CONFIG)."
-  default     = "config/engine.yaml"
+  description = "Engine settings file the handler reads (PAYMETRICS_CONFIG), on the app's persistent storage under /home, where reviewed rule changes are uploaded. Until it exists the handler reads the packaged config/engine.yaml (PAYMETRICS_CONFIG_FALLBACK)."
+  default     = "/home/data/paymetrics/engine.yaml"
 
   validation {
-    condition     = !startswith(var.engine_config_path, "/")
-    error_message = "engine_config_path must be relative to the app root."
+    condition     = startswith(var.engine_config_path, "/home/") && endswith(var.engine_config_path, ".yaml")
+    error_message = "engine_config_path must be a .yaml file under /home/ (the app's persistent storage; the package mount is read-only)."
   }
 }
 
@@ -242,21 +242,31 @@ variable "database_name" {
 
 variable "database_user" {
   type        = string
-  description = "Database role of the app's managed identity (PAYMETRICS_DB_USER): the app's name."
+  description = "Database role of the shared database identity (PAYMETRICS_DB_USER, the same in the app and the slot): the user-assigned identity's name."
 
   validation {
-    condition     = length(var.database_user) > 0
-    error_message = "database_user must not be empty."
+    condition     = length(var.database_user) > 0 && length(var.database_user) <= 63
+    error_message = "database_user must be 1-63 characters (a PostgreSQL role name)."
   }
 }
 
-variable "staging_database_user" {
+variable "database_identity_id" {
   type        = string
-  description = "Database role of the staging slot's managed identity (<app>/slots/<slot>)."
+  description = "Resource ID of the user-assigned identity the app and its slot both connect to PostgreSQL with (attached next to their system-assigned identities)."
 
   validation {
-    condition     = length(var.staging_database_user) > 0
-    error_message = "staging_database_user must not be empty."
+    condition     = can(regex("(?i)/providers/Microsoft.ManagedIdentity/userAssignedIdentities/[^/]+$", var.database_identity_id))
+    error_message = "database_identity_id must be the resource ID of a user-assigned managed identity."
+  }
+}
+
+variable "database_identity_client_id" {
+  type        = string
+  description = "Client ID of that identity (PAYMETRICS_DB_CLIENT_ID): the handler asks for its database tokens as this identity, not the system-assigned one."
+
+  validation {
+    condition     = can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", var.database_identity_client_id))
+    error_message = "database_identity_client_id must be a client ID (a GUID)."
   }
 }
 

@@ -1,8 +1,8 @@
 # Azure Database for PostgreSQL flexible server with the paymetrics database.
 #
-# Authentication is Microsoft Entra ID only (no password login exists): the migration
-# identity and, by default, the Function App's identities are Entra principals of the
-# server. TLS is required (TLS 1.2 and later). Clients in the virtual network connect
+# Authentication is Microsoft Entra ID only (no password login exists): the operators'
+# administrator and, by default, the Function App's database identity (which migrates the
+# schema at start) are Entra principals of the server. TLS is required (TLS 1.2 and later). Clients in the virtual network connect
 # through a private endpoint; the public endpoint is off unless explicitly enabled for a few
 # narrow firewall rules, never an allow-all or allow-all-Azure rule. Backups keep
 # backup_retention_days of point-in-time restore, geo-redundant and with a zone-redundant
@@ -14,7 +14,7 @@ terraform {
   required_providers {
     azurerm = {
       source  = "hashicorp/azurerm"
-      version = "~> 4.55"
+      version = "~> 4.78"
     }
   }
 }
@@ -31,6 +31,7 @@ locals {
 }
 
 resource "azurerm_postgresql_flexible_server" "this" {
+  #checkov:skip=CKV_AZURE_136:Geo-redundant backups are chosen per environment: production enables them (tests/iac.rs asserts it); dev and staging keep zone- or locally redundant backups to save cost. checkov reads the root module's dev-sized defaults.
   name                          = var.name
   resource_group_name           = var.resource_group_name
   location                      = var.location

@@ -143,7 +143,7 @@ variable "administrators" {
     principal_name = string
     principal_type = string
   }))
-  description = "Microsoft Entra principals registered on the server, keyed by a label. principal_name is the database role name the principal logs in as (PAYMETRICS_DB_USER, PAYMETRICS_DB_ADMIN)."
+  description = "Microsoft Entra principals registered on the server, keyed by a label. principal_name is the database role name the principal logs in as (PAYMETRICS_DB_USER for the Function App)."
 
   validation {
     condition     = length(var.administrators) > 0 && alltrue([for a in values(var.administrators) : contains(["User", "Group", "ServicePrincipal"], a.principal_type)])
