@@ -1,22 +1,26 @@
 //! `handler`: the Azure Functions custom handler.
 //!
 //! `handler` serves the host's invocations on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT;
-//! `handler migrate` applies the schema migrations embedded in this build.
+//! `handler migrate` applies the schema migrations embedded in this build;
+//! `handler verify-schema` checks a database against them; `handler check-config FILE`
+//! validates an engine settings file.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::path::PathBuf;
+
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use paymetrics::functions::{AppState, router};
-use paymetrics::settings::{DbAuth, EngineHandle, HandlerSettings};
+use paymetrics::functions::{AppState, SchemaGate, prepare_schema, router};
+use paymetrics::settings::{DbAuth, EngineConfig, HandlerSettings, MigrateMode};
 use paymetrics::{store, telemetry};
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 /// paymetrics custom handler for Azure Functions.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = paymetrics::VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -31,11 +35,20 @@ enum Command {
     /// Check that DATABASE_URL's schema is at this build's version and has every table
     /// and column other tools rely on; name what is missing and exit 1 if anything is.
     VerifySchema,
+    /// Validate an engine settings file as the handler would load it; print a summary and
+    /// exit 0, or print its errors (file, line, key) and exit 1.
+    CheckConfig {
+        /// The engine settings file (YAML).
+        file: PathBuf,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::CheckConfig { file }) = &cli.command {
+        return check_config(file);
+    }
     let mut telemetry = match telemetry::init("paymetrics-handler", telemetry::Output::Stdout) {
         Ok(telemetry) => telemetry,
         Err(e) => {
@@ -47,6 +60,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve().await,
         Command::Migrate => migrate().await,
         Command::VerifySchema => verify_schema().await,
+        Command::CheckConfig { .. } => unreachable!("handled before telemetry"),
     };
     // Flush what is still buffered for Application Insights before the process ends.
     telemetry.shutdown();
@@ -67,7 +81,8 @@ fn open_pool(settings: &HandlerSettings) -> anyhow::Result<deadpool_postgres::Po
     let password = match settings.database.auth {
         DbAuth::Password => Password::Fixed,
         DbAuth::Entra => {
-            let credential = default_credential().map_err(|e| anyhow::anyhow!(e))?;
+            let credential = default_credential(settings.database.client_id.as_deref())
+                .map_err(|e| anyhow::anyhow!(e))?;
             Password::Entra(Arc::new(TokenCache::new(Box::new(AzureTokens(credential)))))
         }
     };
@@ -122,39 +137,83 @@ async fn verify_schema() -> anyhow::Result<()> {
     }
 }
 
-async fn serve() -> anyhow::Result<()> {
-    let settings = HandlerSettings::from_env()?;
-    let engine = EngineHandle::load(&settings.engine_config, settings.engine_config_explicit)?;
-    let pool = open_pool(&settings)?;
-
-    // Refuse to serve against an old schema; if the database is unreachable, serve anyway:
-    // every invocation checks the schema first until it has been found recent enough, and
-    // fails (to be retried by the host) until the database is back and migrated.
-    let schema_checked = Arc::new(tokio::sync::OnceCell::new());
-    match pool.get().await {
-        Ok(client) => match store::check_schema(&**client).await {
-            Ok(status) => {
-                info!(schema_version = status.current, "database schema checked");
-                let _ = schema_checked.set(());
-            }
-            Err(e @ store::StoreError::SchemaTooOld { .. }) => bail!(e),
-            Err(e) => warn!(error = %e, "could not check the database schema"),
-        },
+/// Validates `file` with the handler's own loader; no settings, database or telemetry.
+fn check_config(file: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
         Err(e) => {
-            warn!(error = %e, "database unreachable at start-up; invocations will be retried")
+            eprintln!("error: cannot read {}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    if text.trim().is_empty() {
+        // A running handler ignores an empty file (what a writer leaves half-way), so
+        // uploading one would change nothing: it is a mistake.
+        eprintln!("error: {} is empty", file.display());
+        return ExitCode::FAILURE;
+    }
+    match EngineConfig::from_yaml(&text, file) {
+        Ok(config) => {
+            let widths: Vec<String> = config
+                .window_widths()
+                .iter()
+                .map(|w| {
+                    humantime::format_duration(std::time::Duration::from_secs(*w as u64))
+                        .to_string()
+                })
+                .collect();
+            let retention = config
+                .retention
+                .transactions
+                .map_or("kept forever".to_owned(), |d| {
+                    format!("retention {}", humantime::format_duration(d))
+                });
+            println!(
+                "ok: {} ({} rules, window widths {}, transactions {retention})",
+                file.display(),
+                config.rules.len(),
+                widths.join(" "),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
+}
+
+/// Binds the port first, so `GET /` answers at once, and only then looks at the
+/// database, in the background: a migration or an unreachable server must neither delay
+/// readiness nor stop the handler (the host restarts an exiting handler three times,
+/// then stops the app). Until the schema is current, invocations answer 503.
+async fn serve() -> anyhow::Result<()> {
+    let settings = HandlerSettings::from_env()?;
+    let engine = settings.engine()?;
+    let pool = open_pool(&settings)?;
 
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, settings.port));
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("binding {address}"))?;
-    info!(%address, engine_config = %settings.engine_config.display(), "handler listening");
+    info!(
+        %address,
+        version = paymetrics::VERSION,
+        engine_config = %settings.engine_config.display(),
+        migrate = ?settings.migrate,
+        "handler listening"
+    );
+    let schema = Arc::new(SchemaGate::default());
+    tokio::spawn(prepare_schema(
+        pool.clone(),
+        schema.clone(),
+        settings.migrate == MigrateMode::OnStart,
+    ));
     let state = AppState {
         pool,
         engine: Arc::new(engine),
         max_body_bytes: settings.max_body_bytes,
-        schema_checked,
+        schema,
     };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())

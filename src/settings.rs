@@ -104,6 +104,16 @@ pub enum DbAuth {
     Entra,
 }
 
+/// When the handler applies its embedded migrations (`PAYMETRICS_MIGRATE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrateMode {
+    /// Never by itself: an operator runs `handler migrate` (the default).
+    Off,
+    /// In the background after start-up, retried until the database answers. Instances
+    /// starting together apply each migration once (an advisory lock serializes them).
+    OnStart,
+}
+
 /// Transport security (`PAYMETRICS_DB_SSLMODE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
@@ -135,6 +145,11 @@ pub struct DatabaseSettings {
     /// `PAYMETRICS_DB_SSLROOTCERT`: a PEM file of root certificates to verify the server
     /// against instead of the Mozilla roots (a private or test CA).
     pub root_cert: Option<PathBuf>,
+    /// `PAYMETRICS_DB_CLIENT_ID`: the client id of the user-assigned managed identity whose
+    /// tokens open database connections. The app and its staging slot share one such
+    /// identity, so objects a migration creates from either slot have the same owner.
+    /// Unset: the system-assigned identity.
+    pub client_id: Option<String>,
 }
 
 impl DatabaseSettings {
@@ -233,6 +248,12 @@ pub struct HandlerSettings {
     /// Whether `PAYMETRICS_CONFIG` was set: a missing file is then an error, while a
     /// missing default file means built-in defaults.
     pub engine_config_explicit: bool,
+    /// `PAYMETRICS_CONFIG_FALLBACK`: the engine settings used while the file named by
+    /// `PAYMETRICS_CONFIG` does not exist (in Azure: the packaged, reviewed file, until an
+    /// analyst uploads one to persistent storage).
+    pub engine_config_fallback: Option<PathBuf>,
+    /// `PAYMETRICS_MIGRATE`: `off` (default) or `on-start`.
+    pub migrate: MigrateMode,
     /// `PAYMETRICS_DB_POOL_SIZE` (default 8), `PAYMETRICS_DB_TIMEOUT` (10s),
     /// `PAYMETRICS_DB_STATEMENT_TIMEOUT` (5m) and `PAYMETRICS_DB_LOCK_TIMEOUT` (30s).
     pub pool: PoolSettings,
@@ -244,6 +265,18 @@ pub struct HandlerSettings {
 }
 
 impl HandlerSettings {
+    /// The engine settings these settings name: `PAYMETRICS_CONFIG`, or
+    /// `PAYMETRICS_CONFIG_FALLBACK` while that file does not exist.
+    ///
+    /// # Errors
+    /// [`SettingsError`] naming the file, line and key.
+    pub fn engine(&self) -> Result<EngineHandle, SettingsError> {
+        match &self.engine_config_fallback {
+            Some(fallback) => EngineHandle::load_with_fallback(&self.engine_config, fallback),
+            None => EngineHandle::load(&self.engine_config, self.engine_config_explicit),
+        }
+    }
+
     /// Reads the process environment.
     ///
     /// # Errors
@@ -301,6 +334,21 @@ impl HandlerSettings {
                 });
             }
         };
+        let migrate = match get("PAYMETRICS_MIGRATE")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("off") => MigrateMode::Off,
+            Some("on-start") => MigrateMode::OnStart,
+            Some(other) => {
+                return Err(SettingsError::Invalid {
+                    name: "PAYMETRICS_MIGRATE",
+                    value: other.to_owned(),
+                    expected: "off or on-start",
+                });
+            }
+        };
         let user = get("PAYMETRICS_DB_USER");
         if database_url.is_none() && user.is_none() {
             return Err(SettingsError::Missing {
@@ -318,6 +366,7 @@ impl HandlerSettings {
             auth,
             sslmode,
             root_cert: get("PAYMETRICS_DB_SSLROOTCERT").map(PathBuf::from),
+            client_id: get("PAYMETRICS_DB_CLIENT_ID"),
         };
         let port = parse(
             &get,
@@ -349,6 +398,8 @@ impl HandlerSettings {
             database,
             port,
             engine_config_explicit: engine_config.is_some(),
+            engine_config_fallback: get("PAYMETRICS_CONFIG_FALLBACK").map(PathBuf::from),
+            migrate,
             engine_config: PathBuf::from(
                 engine_config.unwrap_or_else(|| DEFAULT_ENGINE_CONFIG.into()),
             ),
@@ -581,6 +632,32 @@ impl EngineHandle {
         })
     }
 
+    /// Loads `path` as [`EngineHandle::load`] does when the file is required, except
+    /// that while `path` does not exist the settings come from `fallback` (read
+    /// strictly). The file at `path` is picked up as soon as it appears, and from then on
+    /// it alone counts: the fallback is never read again.
+    ///
+    /// # Errors
+    /// [`SettingsError`] naming the file, line and key: of `path` when it exists, else
+    /// of `fallback`.
+    pub fn load_with_fallback(path: &Path, fallback: &Path) -> Result<Self, SettingsError> {
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            _ => return Self::load(path, true),
+        }
+        let config = Self::load(fallback, true)?.current.load_full();
+        tracing::warn!(
+            path = %path.display(),
+            fallback = %fallback.display(),
+            "the engine settings file does not exist; using the fallback until it does"
+        );
+        Ok(Self {
+            path: Some(path.to_owned()),
+            current: ArcSwap::new(config),
+            seen: Mutex::new(None),
+        })
+    }
+
     /// Fixed settings that never reload (tests, embedding).
     pub fn fixed(config: EngineConfig) -> Self {
         Self {
@@ -783,6 +860,53 @@ mod tests {
             "a removed file leaves the settings in force"
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_fallback_serves_until_the_primary_file_appears_and_then_the_primary_wins() {
+        let dir = std::env::temp_dir().join(format!("pm-fallback-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (primary, fallback) = (dir.join("uploaded.yaml"), dir.join("packaged.yaml"));
+        let _ = std::fs::remove_file(&primary);
+        std::fs::write(&fallback, "windows:\n  allowed_lateness: 2m\n").unwrap();
+        let handle = EngineHandle::load_with_fallback(&primary, &fallback).unwrap();
+        assert_eq!(
+            handle.current().windows.allowed_lateness,
+            Duration::from_secs(120)
+        );
+        std::fs::write(&primary, "windows:\n  allowed_lateness: 4m\n").unwrap();
+        assert_eq!(
+            handle.current().windows.allowed_lateness,
+            Duration::from_secs(240)
+        );
+        std::fs::write(&fallback, "windows:\n  allowed_lateness: 9m\n").unwrap();
+        std::fs::remove_file(&primary).unwrap();
+        assert_eq!(
+            handle.current().windows.allowed_lateness,
+            Duration::from_secs(240),
+            "once the primary appeared, the fallback is not read again"
+        );
+        let err = EngineHandle::load_with_fallback(&primary, &dir.join("absent.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("absent.yaml"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn migrate_mode_is_off_unless_on_start_and_anything_else_is_named() {
+        let url = ("DATABASE_URL", "postgres://h/db");
+        let mode = |value: &str| {
+            HandlerSettings::from_lookup(env(&[url, ("PAYMETRICS_MIGRATE", value)]))
+                .map(|s| s.migrate)
+        };
+        assert_eq!(mode("").unwrap(), MigrateMode::Off);
+        assert_eq!(mode("off").unwrap(), MigrateMode::Off);
+        assert_eq!(mode("on-start").unwrap(), MigrateMode::OnStart);
+        assert_eq!(
+            mode("always").unwrap_err().to_string(),
+            "PAYMETRICS_MIGRATE=\"always\" is invalid: expected off or on-start"
+        );
     }
 
     #[test]

@@ -4,11 +4,17 @@
 //! The host POSTs each invocation to `/<FunctionFolderName>` and polls `GET /` until the
 //! handler answers. Any non-2xx answer fails the invocation and the host retries it under
 //! the function's retry policy, so transient failures answer 5xx and poison input answers
-//! 200 with the problem in `Logs` and the input quarantined.
+//! 200 with the problem in `Logs` and the input quarantined. A schema older than this
+//! build needs is transient too (503, see [`SchemaGate`]). The HTTP-triggered `Health`
+//! answers 200 with the caller's status inside `Outputs.res`.
 
 mod event_hub;
+mod health;
+mod schema_gate;
 mod timer;
 
+pub use health::{HEALTH_DATABASE_TIMEOUT, health_body};
+pub use schema_gate::{RECHECK_INTERVAL, SchemaGate, prepare_schema};
 pub use timer::TimerInvocation;
 
 use std::sync::Arc;
@@ -34,37 +40,38 @@ pub struct AppState {
     pub engine: Arc<EngineHandle>,
     /// Largest accepted invocation body in bytes.
     pub max_body_bytes: usize,
-    /// Set once the database schema was found recent enough. Until then every invocation
-    /// checks it first (the database may have been down at start-up).
-    pub schema_checked: Arc<tokio::sync::OnceCell<()>>,
+    /// Whether the schema is current, so invocations may use the database.
+    pub schema: Arc<SchemaGate>,
 }
 
 impl AppState {
-    /// A database connection, after making sure (once) that the schema is recent enough.
+    /// A database connection, once the schema is current.
     ///
     /// # Errors
-    /// [`StoreError::SchemaTooOld`] (the invocation fails and is retried after
-    /// `handler migrate`), or any error getting a connection.
-    pub async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        let client = self.pool.get().await?;
-        self.schema_checked
-            .get_or_try_init(|| async { crate::store::check_schema(&**client).await.map(|_| ()) })
+    /// 503s: no connection, or the schema is older than this build needs (the host
+    /// retries until it is migrated); or the error reading the schema.
+    pub async fn client(&self) -> Result<deadpool_postgres::Object, FunctionError> {
+        let client = self.pool.get().await.map_err(StoreError::from)?;
+        self.schema
+            .admit(&**client, tokio::time::Instant::now())
             .await?;
         Ok(client)
     }
 }
 
 /// The handler's routes: `GET /` (readiness) and one `POST` per function folder:
-/// `/EventHubTrigger` and `/TimerTrigger`.
+/// `/EventHubTrigger`, `/TimerTrigger` and `/Health`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(ready))
         .route("/EventHubTrigger", post(event_hub::invoke))
+        .route("/Health", post(health::invoke))
         .route("/TimerTrigger", post(timer::invoke))
         .with_state(state)
 }
 
-/// The host polls this until it answers; it must answer fast and without the database.
+/// The host polls this until it answers (and pings it later); it answers at once and
+/// never touches the database.
 async fn ready() -> Json<Value> {
     Json(json!({"status": "ready", "service": "paymetrics-handler"}))
 }
@@ -73,7 +80,7 @@ async fn ready() -> Json<Value> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct InvocationResponse {
-    /// Output bindings by name (none of our functions has any).
+    /// Output bindings by name (`res` of the Health function; the others have none).
     pub outputs: Map<String, Value>,
     /// Lines the host writes to the function's log.
     pub logs: Vec<String>,
@@ -95,9 +102,19 @@ impl InvocationResponse {
 /// Why an invocation failed as a whole; the host retries it.
 #[derive(Debug, thiserror::Error)]
 pub enum FunctionError {
-    /// The database failed; nothing of the batch was stored.
+    /// The database failed, or its schema is older than this build needs; nothing of
+    /// the batch was stored.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// This handler is applying migrations (`PAYMETRICS_MIGRATE=on-start`).
+    #[error(
+        "the database schema is being migrated to version {required} \
+         (PAYMETRICS_MIGRATE=on-start)"
+    )]
+    SchemaMigrating {
+        /// Version this build needs.
+        required: u32,
+    },
     /// The body exceeds `PAYMETRICS_MAX_BODY_BYTES`.
     #[error("the invocation body is larger than {limit} bytes (PAYMETRICS_MAX_BODY_BYTES)")]
     BodyTooLarge {
@@ -113,6 +130,10 @@ impl FunctionError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+            // Retried by the host until the schema is migrated: 503, not a bug (500).
+            Self::Store(StoreError::SchemaTooOld { .. }) | Self::SchemaMigrating { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
@@ -122,6 +143,8 @@ impl FunctionError {
     fn code(&self) -> &'static str {
         match self {
             Self::Store(e) if e.is_transient() => "database_unavailable",
+            Self::Store(StoreError::SchemaTooOld { .. }) => "schema_too_old",
+            Self::SchemaMigrating { .. } => "schema_migrating",
             Self::Store(_) => "database_error",
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::BodyUnreadable(_) => "body_unreadable",

@@ -120,17 +120,28 @@ impl TokenSource for AzureTokens {
 /// (`IDENTITY_ENDPOINT` set by App Service), else workload identity when its variables are
 /// set, else the Azure CLI (a developer's machine).
 ///
+/// `client_id` (`PAYMETRICS_DB_CLIENT_ID`) picks a user-assigned managed identity by its
+/// client id; without it the managed identity is the system-assigned one. It only applies
+/// under a managed identity.
+///
 /// # Errors
 /// The credential's error text.
-pub fn default_credential() -> Result<Arc<dyn azure_core::credentials::TokenCredential>, String> {
+pub fn default_credential(
+    client_id: Option<&str>,
+) -> Result<Arc<dyn azure_core::credentials::TokenCredential>, String> {
     use azure_identity::{
-        AzureCliCredential, ManagedIdentityCredential, WorkloadIdentityCredential,
+        AzureCliCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+        UserAssignedId, WorkloadIdentityCredential,
     };
     let result: azure_core::Result<Arc<dyn azure_core::credentials::TokenCredential>> =
         if std::env::var_os("IDENTITY_ENDPOINT").is_some()
             || std::env::var_os("MSI_ENDPOINT").is_some()
         {
-            ManagedIdentityCredential::new(None).map(|c| c as _)
+            let options = ManagedIdentityCredentialOptions {
+                user_assigned_id: client_id.map(|id| UserAssignedId::ClientId(id.to_owned())),
+                ..Default::default()
+            };
+            ManagedIdentityCredential::new(Some(options)).map(|c| c as _)
         } else if std::env::var_os("AZURE_FEDERATED_TOKEN_FILE").is_some() {
             WorkloadIdentityCredential::new(None).map(|c| c as _)
         } else {

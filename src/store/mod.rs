@@ -1,4 +1,5 @@
-//! PostgreSQL: the connection pool, schema migrations and the batch writer.
+//! PostgreSQL: the connection pool, schema migrations, the batch writer, window closing
+//! and what the Health function reads.
 //!
 //! Functions take a client (`&impl GenericClient` or `&mut Client` where they need a
 //! transaction) so callers choose pooling and tests choose their own database.
@@ -6,6 +7,7 @@
 mod batches;
 mod clusters;
 pub mod connect;
+mod health;
 mod migrations;
 mod windows;
 
@@ -17,6 +19,7 @@ use tokio_postgres::error::SqlState;
 
 pub use batches::{BatchContext, StoredBatch, store_batch, store_envelope_invalid};
 pub use clusters::{ClusterReport, cluster_merchants};
+pub use health::{Activity, HealthFacts, health_facts};
 pub use migrations::{
     CONTRACT, MIGRATIONS, Migration, SchemaStatus, Verification, apply as migrations_apply,
     check_schema, migrate, verify,
@@ -67,8 +70,8 @@ pub enum StoreError {
     },
     /// The database schema is older than this build needs.
     #[error(
-        "the database schema is at version {found} but this handler needs version {required}; \
-         run `handler migrate` first"
+        "the database schema is at version {found} but this handler needs version {required}: \
+         run handler migrate or set PAYMETRICS_MIGRATE=on-start"
     )]
     SchemaTooOld {
         /// Highest applied version (0 when none).

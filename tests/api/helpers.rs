@@ -139,7 +139,7 @@ impl TestApp {
             pool,
             engine: Arc::new(EngineHandle::fixed(engine)),
             max_body_bytes,
-            schema_checked: Arc::default(),
+            schema: Arc::default(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();

@@ -2,6 +2,7 @@
 
 mod clusters;
 mod expand_only;
+mod health;
 mod helpers;
 mod ingest;
 mod migrations;
@@ -9,4 +10,5 @@ mod process;
 mod rules;
 mod security;
 mod simulator;
+mod startup;
 mod windows;

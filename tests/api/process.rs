@@ -8,7 +8,7 @@ use tokio::process::{Child, Command};
 
 use crate::helpers::{TestDb, count, fixture};
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -16,7 +16,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn handler(url: &str, port: u16) -> Command {
+pub(crate) fn handler(url: &str, port: u16) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_handler"));
     command
         .env_clear()
@@ -33,7 +33,7 @@ fn handler(url: &str, port: u16) -> Command {
     command
 }
 
-async fn output(child: &mut Child) -> String {
+pub(crate) async fn output(child: &mut Child) -> String {
     let mut text = String::new();
     if let Some(mut out) = child.stdout.take() {
         out.read_to_string(&mut text).await.unwrap();
@@ -44,7 +44,7 @@ async fn output(child: &mut Child) -> String {
     text
 }
 
-async fn wait_ready(port: u16) {
+pub(crate) async fn wait_ready(port: u16) {
     let http = reqwest::Client::new();
     for _ in 0..100 {
         if http
@@ -58,19 +58,6 @@ async fn wait_ready(port: u16) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the handler did not answer GET / within 10 s");
-}
-
-#[tokio::test]
-async fn the_handler_refuses_to_serve_an_unmigrated_database() {
-    let db = TestDb::empty().await;
-    let mut child = handler(&db.url(), free_port()).spawn().unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("exits")
-        .unwrap();
-    let text = output(&mut child).await;
-    assert!(!status.success());
-    assert!(text.contains("run `handler migrate` first"), "{text}");
 }
 
 #[tokio::test]
