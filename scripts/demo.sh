@@ -38,7 +38,7 @@ cargo build --release --quiet --bins
 bin=target/release
 
 if [ -z "${DATABASE_URL:-}" ]; then
-  initdb_path="$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1 || true)"
+  initdb_path="$(command -v initdb || find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/initdb' 2>/dev/null | sort -V | tail -n 1 || true)"
   if [ -z "$initdb_path" ]; then
     cat >&2 <<'MSG'
 No DATABASE_URL and no PostgreSQL server binaries (initdb, pg_ctl) found.
