@@ -1588,6 +1588,59 @@ fn the_public_access_suppressions_name_the_http_triggered_functions() {
     }
 }
 
+/// Issue 11 item 6: the identities tables in docs/SECURITY.md and iac/README.md name only
+/// roles that iac/ grants, and no step for a migration firewall rule is described.
+#[test]
+fn the_docs_name_only_the_roles_the_terraform_grants() {
+    let mut granted = BTreeSet::new();
+    for r in resources()
+        .iter()
+        .filter(|r| r.kind == "azurerm_role_assignment")
+    {
+        if let Some(role) = attr(&r.body, "role_definition_name").and_then(literal_str) {
+            granted.insert(role.to_string());
+        }
+    }
+    let root_vars = variables(&iac_dir().join("variables.tf"));
+    if let Some(Expression::Array(defaults)) = attr(&root_vars["function_storage_roles"], "default")
+    {
+        granted.extend(defaults.iter().filter_map(literal_str).map(str::to_string));
+    }
+    let known = [
+        "Azure Event Hubs Data Receiver",
+        "Azure Event Hubs Data Sender",
+        "Azure Event Hubs Data Owner",
+        "Storage Blob Data Owner",
+        "Storage Blob Data Contributor",
+        "Storage Queue Data Contributor",
+        "Storage Table Data Contributor",
+        "Storage Account Contributor",
+        "Monitoring Metrics Publisher",
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for doc in ["docs/SECURITY.md", "iac/README.md"] {
+        let text = fs::read_to_string(root.join(doc)).expect("readable");
+        // Table rows about an identity of the workload (the app, its slot, the simulator).
+        for row in text.lines().filter(|l| {
+            l.starts_with('|') && (l.contains("Function App") || l.contains("imulator"))
+        }) {
+            for role in known.iter().filter(|r| row.contains(*r)) {
+                assert!(
+                    granted.contains(*role),
+                    "{doc} lists {role}, which iac/ does not grant: {row}"
+                );
+            }
+        }
+        for stale in [
+            "firewall-rule create",
+            "PAYMETRICS_DB_ADMIN",
+            "owning nothing",
+        ] {
+            assert!(!text.contains(stale), "{doc} still describes {stale:?}");
+        }
+    }
+}
+
 #[test]
 fn role_assignments_grant_only_data_roles_on_narrow_scopes() {
     let mut roles = BTreeSet::new();
