@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release `handler` and writes the deployable Function App zip:
 #   host.json, EventHubTrigger/function.json, TimerTrigger/function.json,
-#   handler (executable), migrations/, config/
+#   Health/function.json, handler (executable), migrations/, config/
 # which is also exactly what `func azure functionapp publish` uploads from the repository
 # root (after `cp target/release/handler .`), since .funcignore excludes the rest.
 #
@@ -25,7 +25,7 @@ fi
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 cp host.json "$stage/"
-for function in EventHubTrigger TimerTrigger; do
+for function in EventHubTrigger TimerTrigger Health; do
   mkdir -p "$stage/$function"
   cp "$function/function.json" "$stage/$function/"
 done
