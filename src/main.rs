@@ -204,11 +204,11 @@ async fn serve() -> anyhow::Result<()> {
         "handler listening"
     );
     let schema = Arc::new(SchemaGate::default());
-    tokio::spawn(prepare_schema(
+    prepare_schema(
         pool.clone(),
         schema.clone(),
         settings.migrate == MigrateMode::OnStart,
-    ));
+    );
     let state = AppState {
         pool,
         engine: Arc::new(engine),

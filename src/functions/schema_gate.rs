@@ -102,42 +102,49 @@ impl SchemaGate {
     }
 }
 
-/// What the handler does about the schema once it serves (`PAYMETRICS_MIGRATE`).
+/// Starts what the handler does about the schema once it serves (`PAYMETRICS_MIGRATE`),
+/// as a task of its own.
 ///
 /// `migrate: true` applies the pending embedded migrations ([`store::migrate`]: one
 /// transaction and advisory lock per migration, so instances starting together apply each
 /// once), retrying with backoff (up to 30 s apart) while any attempt fails, each failure
-/// logged, and opens the gate when done. `migrate: false` reads the schema once and, when
-/// it is too old, logs the fix; invocations find out for themselves later.
-pub async fn prepare_schema(pool: deadpool_postgres::Pool, gate: Arc<SchemaGate>, migrate: bool) {
+/// logged, and opens the gate when done; the gate says "migrating" from before this
+/// returns. `migrate: false` reads the schema once and, when it is too old, logs the fix;
+/// invocations find out for themselves later.
+pub fn prepare_schema(
+    pool: deadpool_postgres::Pool,
+    gate: Arc<SchemaGate>,
+    migrate: bool,
+) -> tokio::task::JoinHandle<()> {
     if !migrate {
-        check_once(&pool, &gate).await;
-        return;
+        return tokio::spawn(async move { check_once(&pool, &gate).await });
     }
     gate.set_migrating(true);
-    let attempt = || async {
-        let mut client = pool.get().await?;
-        store::migrate(&mut client).await
-    };
-    let backoff = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(500))
-        .with_max_delay(Duration::from_secs(30))
-        .without_max_times()
-        .with_jitter();
-    let applied = attempt
-        .retry(backoff)
-        .notify(|e: &StoreError, wait| {
-            tracing::error!(
-                error = %super::error_chain(e),
-                retry_in_ms = wait.as_millis() as u64,
-                "migrating the database failed (PAYMETRICS_MIGRATE=on-start); invocations answer 503 until it succeeds"
-            );
-        })
-        .await
-        .expect("retried without limit");
-    gate.open();
-    gate.set_migrating(false);
-    tracing::info!(applied = ?applied, "database schema migrated (PAYMETRICS_MIGRATE=on-start)");
+    tokio::spawn(async move {
+        let attempt = || async {
+            let mut client = pool.get().await?;
+            store::migrate(&mut client).await
+        };
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(500))
+            .with_max_delay(Duration::from_secs(30))
+            .without_max_times()
+            .with_jitter();
+        let applied = attempt
+            .retry(backoff)
+            .notify(|e: &StoreError, wait| {
+                tracing::error!(
+                    error = %super::error_chain(e),
+                    retry_in_ms = wait.as_millis() as u64,
+                    "migrating the database failed (PAYMETRICS_MIGRATE=on-start); invocations answer 503 until it succeeds"
+                );
+            })
+            .await
+            .expect("retried without limit");
+        gate.open();
+        gate.set_migrating(false);
+        tracing::info!(applied = ?applied, "database schema migrated (PAYMETRICS_MIGRATE=on-start)");
+    })
 }
 
 async fn check_once(pool: &deadpool_postgres::Pool, gate: &SchemaGate) {
