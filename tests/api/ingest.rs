@@ -547,21 +547,23 @@ async fn conflicting_versions_racing_on_two_partitions_keep_exactly_one() {
 }
 
 #[tokio::test]
-async fn an_unmigrated_database_fails_invocations_until_it_is_migrated() {
+async fn an_unmigrated_database_answers_503_until_it_is_migrated() {
     let db = TestDb::empty().await;
     let url = db.url();
     let app = TestApp::spawn_with(db, &url, EngineConfig::default(), 1 << 20).await;
     let (status, body) = app.invoke(batch(&[event("s-1", "1.00")], "0", 1)).await;
-    assert_eq!(status, 500, "{body}");
+    assert_eq!(status, 503, "{body}");
     assert!(
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("handler migrate"),
+            .contains("run handler migrate or set PAYMETRICS_MIGRATE=on-start"),
         "{body}"
     );
     let mut client = app.db.connect().await;
     paymetrics::store::migrate(&mut client).await.unwrap();
+    // The refused schema is read again once the recheck interval has passed.
+    tokio::time::sleep(paymetrics::functions::RECHECK_INTERVAL).await;
     let (status, body) = app.invoke(batch(&[event("s-1", "1.00")], "0", 1)).await;
     assert_eq!(
         (status, &body["ReturnValue"]["accepted"]),
