@@ -168,3 +168,36 @@ async fn verification_names_every_missing_table_and_column() {
             .contains(&"normalized_transactions".to_string())
     );
 }
+
+#[tokio::test]
+async fn the_schema_gate_reads_a_refused_schema_again_only_after_its_interval() {
+    use paymetrics::functions::{FunctionError, SchemaGate};
+    use std::time::Duration;
+
+    let db = TestDb::empty().await;
+    let mut client = db.connect().await;
+    let gate = SchemaGate::new(Duration::from_secs(60));
+    let start = tokio::time::Instant::now();
+    let refused = gate.admit(&client, start).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            FunctionError::Store(StoreError::SchemaTooOld { found: 0, .. })
+        ),
+        "{refused}"
+    );
+    store::migrate(&mut client).await.unwrap();
+    let later = start + Duration::from_secs(59);
+    assert!(
+        gate.admit(&client, later).await.is_err(),
+        "within the interval the refusal stands without reading the schema"
+    );
+    let after = start + Duration::from_secs(60);
+    gate.admit(&client, after).await.unwrap();
+    // Open for good: migrations only add, so it never reads the schema again.
+    client
+        .batch_execute("DROP TABLE schema_migrations")
+        .await
+        .unwrap();
+    gate.admit(&client, after).await.unwrap();
+}
