@@ -139,41 +139,9 @@ async fn verify_schema() -> anyhow::Result<()> {
 
 /// Validates `file` with the handler's own loader; no settings, database or telemetry.
 fn check_config(file: &std::path::Path) -> ExitCode {
-    let text = match std::fs::read_to_string(file) {
-        Ok(text) => text,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", file.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    if text.trim().is_empty() {
-        // A running handler ignores an empty file (what a writer leaves half-way), so
-        // uploading one would change nothing: it is a mistake.
-        eprintln!("error: {} is empty", file.display());
-        return ExitCode::FAILURE;
-    }
-    match EngineConfig::from_yaml(&text, file) {
+    match EngineConfig::check_file(file) {
         Ok(config) => {
-            let widths: Vec<String> = config
-                .window_widths()
-                .iter()
-                .map(|w| {
-                    humantime::format_duration(std::time::Duration::from_secs(*w as u64))
-                        .to_string()
-                })
-                .collect();
-            let retention = config
-                .retention
-                .transactions
-                .map_or("kept forever".to_owned(), |d| {
-                    format!("retention {}", humantime::format_duration(d))
-                });
-            println!(
-                "ok: {} ({} rules, window widths {}, transactions {retention})",
-                file.display(),
-                config.rules.len(),
-                widths.join(" "),
-            );
+            println!("ok: {} ({})", file.display(), config.summary());
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -137,6 +137,47 @@ impl EngineConfig {
         Ok(config)
     }
 
+    /// Reads and validates an engine settings file the way a running handler takes up a
+    /// changed one (`handler check-config`): strictly, and an empty file is refused, since
+    /// a running handler ignores it (it is what a writer leaves half-way).
+    ///
+    /// # Errors
+    /// [`SettingsError`] naming the file, and the line and key at fault.
+    pub fn check_file(path: &Path) -> Result<Self, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        if text.trim().is_empty() {
+            return Err(SettingsError::Yaml {
+                path: path.to_owned(),
+                message: "the file is empty; a running handler would ignore it".into(),
+            });
+        }
+        Self::from_yaml(&text, path)
+    }
+
+    /// One line about these settings: the rules, the window widths and the retention,
+    /// e.g. `5 rules, window widths 5m 15m 1h, transactions kept forever`.
+    pub fn summary(&self) -> String {
+        let widths: Vec<String> = self
+            .window_widths()
+            .iter()
+            .map(|w| humantime::format_duration(Duration::from_secs(w.unsigned_abs())).to_string())
+            .collect();
+        let retention = self
+            .retention
+            .transactions
+            .map_or("kept forever".to_owned(), |d| {
+                format!("kept {}", humantime::format_duration(d))
+            });
+        format!(
+            "{} rules, window widths {}, transactions {retention}",
+            self.rules.len(),
+            widths.join(" ")
+        )
+    }
+
     /// Checks constraints between sections and fills defaults that depend on other
     /// sections.
     fn settle(&mut self, path: &Path) -> Result<(), SettingsError> {
@@ -406,6 +447,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("absent.yaml"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_checked_file_is_summarized_and_an_empty_one_refused() {
+        let dir = std::env::temp_dir().join(format!("pm-check-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("engine.yaml");
+        std::fs::write(
+            &path,
+            "retention:\n  transactions: 30d\nrules:\n  - name: n\n    window: 1h\n    aggregate: count()\n",
+        )
+        .unwrap();
+        assert_eq!(
+            EngineConfig::check_file(&path).unwrap().summary(),
+            "1 rules, window widths 5m 1h, transactions kept 30days"
+        );
+        std::fs::write(&path, "  \n").unwrap();
+        let err = EngineConfig::check_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("engine.yaml") && err.contains("is empty"),
+            "{err}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
