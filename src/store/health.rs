@@ -25,7 +25,8 @@ pub struct HealthFacts {
 pub struct Activity {
     /// How far window closing is behind (see [`super::window_close_lag`]).
     pub window_close_lag: std::time::Duration,
-    /// When the last batch that accepted a transaction was stored.
+    /// `ingested_at` of the last batch that accepted a transaction (every such batch
+    /// stamps the 5-minute window of each of its transactions with it).
     pub last_ingested_at: Option<DateTime<Utc>>,
     /// Events quarantined in `rejected_events` in the hour before `now`.
     pub rejected_last_hour: i64,
