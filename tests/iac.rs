@@ -49,6 +49,179 @@ const NOT_TAGGABLE: &[&str] = &[
     "azurerm_role_assignment",
 ];
 
+/// What each environment gives the root module today, every input with its default applied:
+/// derived from the environments' terraform.tfvars and variables.tf and the root module's
+/// defaults before the environment roots were made thin (issue 12), so that refactor and
+/// any later one can prove it changed no value. Change a value here only with the
+/// environment's terraform.tfvars.
+const EFFECTIVE_INPUTS: [(&str, &str); 3] = [
+    (
+        "dev",
+        r#"
+cost_center = "cc-payments-dev"
+database_administrator = {
+  principal_name = "sp-paymetrics-github-dev"
+  object_id = null
+  principal_type = "ServicePrincipal"
+}
+endpoint_subnet_prefix = "10.40.1.0/27"
+engine_config_path = "/home/data/paymetrics/engine.yaml"
+environment = "dev"
+eventhub_allowed_ip_ranges = []
+eventhub_capacity = 1
+eventhub_maximum_throughput_units = 0
+eventhub_message_retention_days = 1
+eventhub_partition_count = 2
+eventhub_sender_principals = {}
+eventhub_sku = "Standard"
+extra_tags = {}
+function_identity_is_database_administrator = true
+function_maximum_elastic_worker_count = 1
+function_plan_sku = "B1"
+function_staging_slot_enabled = false
+function_storage_roles = [
+  "Storage Blob Data Owner",
+  "Storage Queue Data Contributor",
+  "Storage Table Data Contributor"
+]
+function_subnet_prefix = "10.40.0.0/24"
+function_worker_count = 1
+function_zone_balancing_enabled = false
+instance = "001"
+location = "westeurope"
+log_retention_days = 30
+owner = "payments-platform"
+postgresql_backup_retention_days = 7
+postgresql_firewall_rules = {}
+postgresql_geo_redundant_backup_enabled = false
+postgresql_high_availability_enabled = false
+postgresql_public_network_access_enabled = false
+postgresql_sku_name = "B_Standard_B1ms"
+postgresql_standby_zone = "2"
+postgresql_storage_mb = 32768
+postgresql_version = "16"
+postgresql_zone = "1"
+storage_allowed_ip_ranges = []
+storage_replication_type = "LRS"
+vnet_address_space = [
+  "10.40.0.0/22"
+]
+window_schedule = "0 */5 * * * *"
+workload = "paymetrics"
+"#,
+    ),
+    (
+        "staging",
+        r#"
+cost_center = "cc-payments-staging"
+database_administrator = {
+  principal_name = "sp-paymetrics-github-staging"
+  object_id = null
+  principal_type = "ServicePrincipal"
+}
+endpoint_subnet_prefix = "10.41.1.0/27"
+engine_config_path = "/home/data/paymetrics/engine.yaml"
+environment = "staging"
+eventhub_allowed_ip_ranges = []
+eventhub_capacity = 1
+eventhub_maximum_throughput_units = 4
+eventhub_message_retention_days = 3
+eventhub_partition_count = 4
+eventhub_sender_principals = {}
+eventhub_sku = "Standard"
+extra_tags = {}
+function_identity_is_database_administrator = true
+function_maximum_elastic_worker_count = 4
+function_plan_sku = "EP1"
+function_staging_slot_enabled = true
+function_storage_roles = [
+  "Storage Blob Data Owner",
+  "Storage Queue Data Contributor",
+  "Storage Table Data Contributor"
+]
+function_subnet_prefix = "10.41.0.0/24"
+function_worker_count = 1
+function_zone_balancing_enabled = false
+instance = "001"
+location = "westeurope"
+log_retention_days = 30
+owner = "payments-platform"
+postgresql_backup_retention_days = 14
+postgresql_firewall_rules = {}
+postgresql_geo_redundant_backup_enabled = false
+postgresql_high_availability_enabled = false
+postgresql_public_network_access_enabled = false
+postgresql_sku_name = "GP_Standard_D2ds_v5"
+postgresql_standby_zone = "2"
+postgresql_storage_mb = 65536
+postgresql_version = "16"
+postgresql_zone = "1"
+storage_allowed_ip_ranges = []
+storage_replication_type = "LRS"
+vnet_address_space = [
+  "10.41.0.0/22"
+]
+window_schedule = "0 */5 * * * *"
+workload = "paymetrics"
+"#,
+    ),
+    (
+        "production",
+        r#"
+cost_center = "cc-payments-prod"
+database_administrator = {
+  principal_name = "sp-paymetrics-github-production"
+  object_id = null
+  principal_type = "ServicePrincipal"
+}
+endpoint_subnet_prefix = "10.42.1.0/27"
+engine_config_path = "/home/data/paymetrics/engine.yaml"
+environment = "production"
+eventhub_allowed_ip_ranges = []
+eventhub_capacity = 2
+eventhub_maximum_throughput_units = 10
+eventhub_message_retention_days = 7
+eventhub_partition_count = 16
+eventhub_sender_principals = {}
+eventhub_sku = "Standard"
+extra_tags = {}
+function_identity_is_database_administrator = true
+function_maximum_elastic_worker_count = 20
+function_plan_sku = "EP2"
+function_staging_slot_enabled = true
+function_storage_roles = [
+  "Storage Blob Data Owner",
+  "Storage Queue Data Contributor",
+  "Storage Table Data Contributor"
+]
+function_subnet_prefix = "10.42.0.0/24"
+function_worker_count = 3
+function_zone_balancing_enabled = true
+instance = "001"
+location = "westeurope"
+log_retention_days = 90
+owner = "payments-platform"
+postgresql_backup_retention_days = 35
+postgresql_firewall_rules = {}
+postgresql_geo_redundant_backup_enabled = true
+postgresql_high_availability_enabled = true
+postgresql_public_network_access_enabled = false
+postgresql_sku_name = "GP_Standard_D4ds_v5"
+postgresql_standby_zone = "2"
+postgresql_storage_mb = 131072
+postgresql_version = "16"
+postgresql_zone = "1"
+storage_allowed_ip_ranges = []
+storage_replication_type = "ZRS"
+vnet_address_space = [
+  "10.42.0.0/22"
+]
+window_schedule = "0 */5 * * * *"
+workload = "paymetrics"
+"#,
+    ),
+];
+
 // ---------------------------------------------------------------------------------------
 // Reading the files
 // ---------------------------------------------------------------------------------------
@@ -92,6 +265,10 @@ fn tf_files() -> Vec<PathBuf> {
 fn parse_file(path: &Path) -> Result<Body, String> {
     let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", rel(path)))?;
     hcl::parse(&text).map_err(|e| format!("{}: {e}", rel(path)))
+}
+
+fn parse_text(text: &str, what: &str) -> Body {
+    hcl::parse(text).unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
 fn parse(path: &Path) -> Body {
@@ -433,6 +610,82 @@ fn root_variables_for(env: &str) -> BTreeMap<String, Value> {
         }
     }
     values
+}
+
+/// A value as Terraform hands it to a variable of type `ty`: object attributes the type
+/// does not declare are dropped, absent `optional(T, default)` attributes get their
+/// default (absent `optional(T)` ones null), recursively through objects, maps and lists.
+fn convert(value: Value, ty: &Expression, what: &str) -> Value {
+    let Expression::FuncCall(call) = ty else {
+        return value;
+    };
+    match (call.name.name.as_str(), call.args.first()) {
+        ("object", Some(Expression::Object(attrs))) => {
+            let Value::Object(mut given) = value else {
+                panic!("{what}: expected an object, found {value:?}")
+            };
+            let mut out = hcl::Map::new();
+            for (key, attr_ty) in attrs {
+                let key = object_key(key).expect("an attribute name");
+                let at = format!("{what}.{key}");
+                let (inner, default) = match attr_ty {
+                    Expression::FuncCall(o) if o.name.name.as_str() == "optional" => (
+                        &o.args[0],
+                        Some(
+                            o.args
+                                .get(1)
+                                .map_or(Value::Null, |d| eval(d, &BTreeMap::new(), &at)),
+                        ),
+                    ),
+                    other => (other, None),
+                };
+                let v = match (given.shift_remove(&key), default) {
+                    (Some(v), _) => v,
+                    (None, Some(d)) => d,
+                    (None, None) => panic!("{at} is required"),
+                };
+                let v = if v.is_null() {
+                    v
+                } else {
+                    convert(v, inner, &at)
+                };
+                out.insert(key, v);
+            }
+            Value::Object(out)
+        }
+        ("map", Some(inner)) => match value {
+            Value::Object(o) => Value::Object(
+                o.into_iter()
+                    .map(|(k, v)| {
+                        let v = convert(v, inner, &format!("{what}[{k}]"));
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        },
+        ("list" | "set", Some(inner)) => match value {
+            Value::Array(a) => {
+                Value::Array(a.into_iter().map(|v| convert(v, inner, what)).collect())
+            }
+            other => other,
+        },
+        _ => value,
+    }
+}
+
+/// Every input the root module receives from one environment, as Terraform converts it
+/// (defaults applied), by name.
+fn effective_inputs(env: &str) -> BTreeMap<String, Value> {
+    let root_vars = variables(&iac_dir().join("variables.tf"));
+    root_variables_for(env)
+        .into_iter()
+        .map(|(name, value)| {
+            let ty = attr(&root_vars[&name], "type").expect("typed");
+            let value = convert(value, ty, &name);
+            (name, value)
+        })
+        .collect()
 }
 
 /// The `locals` of naming_conventions.tf evaluated for one environment.
@@ -1820,6 +2073,43 @@ fn the_environment_roots_differ_only_in_the_environment_name() {
             normalized("dev"),
             normalized(env),
             "{env}/main.tf differs from dev in more than its name"
+        );
+    }
+}
+
+/// Refactoring the environments changes no value: what each environment's terraform.tfvars
+/// and the defaults give the root module is exactly the table taken from the files before.
+#[test]
+fn every_environment_gives_the_root_module_the_values_it_always_had() {
+    for (env, expected) in EFFECTIVE_INPUTS {
+        let expected: BTreeMap<String, Value> = parse_text(expected, env)
+            .attributes()
+            .map(|a| {
+                let value = eval(
+                    a.expr(),
+                    &BTreeMap::new(),
+                    &format!("EFFECTIVE_INPUTS {env}"),
+                );
+                (a.key().to_string(), value)
+            })
+            .collect();
+        let actual = effective_inputs(env);
+        let names: BTreeSet<&String> = expected.keys().chain(actual.keys()).collect();
+        let differences: Vec<String> = names
+            .into_iter()
+            .filter(|name| expected.get(*name) != actual.get(*name))
+            .map(|name| {
+                format!(
+                    "{name}: was {:?}, is now {:?}",
+                    expected.get(name),
+                    actual.get(name)
+                )
+            })
+            .collect();
+        assert!(
+            differences.is_empty(),
+            "{env} changed:\n{}",
+            differences.join("\n")
         );
     }
 }
