@@ -19,7 +19,7 @@ terraform {
 data "azurerm_client_config" "current" {}
 
 locals {
-  is_elastic_premium = startswith(var.function_plan_sku, "EP")
+  is_elastic_premium = startswith(var.settings.function_plan_sku, "EP")
 
   # Host storage shared keys: off wherever the plan allows. Elastic Premium keeps the app's
   # content on an Azure Files share, and Azure Files only takes a key-based connection
@@ -29,21 +29,21 @@ locals {
 
   content_share_names = local.is_elastic_premium ? concat(
     [local.names.content_share],
-    var.function_staging_slot_enabled ? [local.names.content_share_staging] : [],
+    var.settings.function_staging_slot_enabled ? [local.names.content_share_staging] : [],
   ) : []
 
   database_administrators = merge(
     {
       operators = {
-        object_id      = coalesce(var.database_administrator.object_id, data.azurerm_client_config.current.object_id)
-        principal_name = var.database_administrator.principal_name
-        principal_type = var.database_administrator.principal_type
+        object_id      = coalesce(var.settings.database_administrator.object_id, data.azurerm_client_config.current.object_id)
+        principal_name = var.settings.database_administrator.principal_name
+        principal_type = var.settings.database_administrator.principal_type
       }
     },
     # The app and its slot log in as one shared identity. It migrates the schema at start
     # (PAYMETRICS_MIGRATE=on-start) and creates and drops day partitions, so by default it
     # is an Entra administrator (a member of azure_pg_admin) and owns what it creates.
-    var.function_identity_is_database_administrator ? {
+    var.settings.function_identity_is_database_administrator ? {
       function = {
         object_id      = azurerm_user_assigned_identity.function_database.principal_id
         principal_name = azurerm_user_assigned_identity.function_database.name
@@ -55,7 +55,7 @@ locals {
 
 resource "azurerm_resource_group" "main" {
   name     = local.names.resource_group
-  location = var.location
+  location = var.settings.location
   tags     = local.tags
 }
 
@@ -68,7 +68,7 @@ resource "azurerm_log_analytics_workspace" "main" {
   resource_group_name          = azurerm_resource_group.main.name
   location                     = azurerm_resource_group.main.location
   sku                          = "PerGB2018"
-  retention_in_days            = var.log_retention_days
+  retention_in_days            = var.settings.log_retention_days
   local_authentication_enabled = false
   tags                         = local.tags
 }
@@ -79,7 +79,7 @@ resource "azurerm_application_insights" "main" {
   location            = azurerm_resource_group.main.location
   workspace_id        = azurerm_log_analytics_workspace.main.id
   application_type    = "other"
-  retention_in_days   = var.log_retention_days
+  retention_in_days   = var.settings.log_retention_days
   # The Functions host sends its own telemetry with the app's Entra identity
   # (APPLICATIONINSIGHTS_AUTHENTICATION_STRING), but the handler's exporter
   # (opentelemetry-application-insights) can only send with the instrumentation key of the
@@ -97,7 +97,7 @@ resource "azurerm_virtual_network" "main" {
   name                = local.names.virtual_network
   resource_group_name = azurerm_resource_group.main.name
   location            = azurerm_resource_group.main.location
-  address_space       = var.vnet_address_space
+  address_space       = var.settings.vnet_address_space
   tags                = local.tags
 }
 
@@ -105,7 +105,7 @@ resource "azurerm_subnet" "function" {
   name                 = local.names.subnet_function
   resource_group_name  = azurerm_resource_group.main.name
   virtual_network_name = azurerm_virtual_network.main.name
-  address_prefixes     = [var.function_subnet_prefix]
+  address_prefixes     = [var.settings.function_subnet_prefix]
   service_endpoints    = ["Microsoft.EventHub", "Microsoft.Storage"]
 
   delegation {
@@ -122,7 +122,7 @@ resource "azurerm_subnet" "endpoints" {
   name                              = local.names.subnet_endpoints
   resource_group_name               = azurerm_resource_group.main.name
   virtual_network_name              = azurerm_virtual_network.main.name
-  address_prefixes                  = [var.endpoint_subnet_prefix]
+  address_prefixes                  = [var.settings.endpoint_subnet_prefix]
   private_endpoint_network_policies = "Enabled"
 }
 
@@ -175,10 +175,10 @@ module "storage_account" {
   name                       = local.names.storage_account
   resource_group_name        = azurerm_resource_group.main.name
   location                   = azurerm_resource_group.main.location
-  replication_type           = var.storage_replication_type
+  replication_type           = var.settings.storage_replication_type
   shared_access_key_enabled  = local.storage_shared_key_enabled
   allowed_subnet_ids         = [azurerm_subnet.function.id]
-  allowed_ip_ranges          = var.storage_allowed_ip_ranges
+  allowed_ip_ranges          = var.settings.storage_allowed_ip_ranges
   content_share_names        = local.content_share_names
   log_analytics_workspace_id = azurerm_log_analytics_workspace.main.id
   diagnostic_setting_name    = local.names.diagnostic_setting
@@ -192,14 +192,14 @@ module "event_hub" {
   eventhub_name              = local.names.eventhub
   resource_group_name        = azurerm_resource_group.main.name
   location                   = azurerm_resource_group.main.location
-  sku                        = var.eventhub_sku
-  capacity                   = var.eventhub_capacity
-  maximum_throughput_units   = var.eventhub_maximum_throughput_units
-  partition_count            = var.eventhub_partition_count
-  message_retention_days     = var.eventhub_message_retention_days
-  consumer_group_names       = var.function_staging_slot_enabled ? [local.names.consumer_group_function, local.names.consumer_group_staging] : [local.names.consumer_group_function]
+  sku                        = var.settings.eventhub_sku
+  capacity                   = var.settings.eventhub_capacity
+  maximum_throughput_units   = var.settings.eventhub_maximum_throughput_units
+  partition_count            = var.settings.eventhub_partition_count
+  message_retention_days     = var.settings.eventhub_message_retention_days
+  consumer_group_names       = var.settings.function_staging_slot_enabled ? [local.names.consumer_group_function, local.names.consumer_group_staging] : [local.names.consumer_group_function]
   allowed_subnet_ids         = [azurerm_subnet.function.id]
-  allowed_ip_ranges          = var.eventhub_allowed_ip_ranges
+  allowed_ip_ranges          = var.settings.eventhub_allowed_ip_ranges
   log_analytics_workspace_id = azurerm_log_analytics_workspace.main.id
   diagnostic_setting_name    = local.names.diagnostic_setting
   tags                       = local.tags
@@ -211,19 +211,19 @@ module "postgresql" {
   name                            = local.names.postgresql_server
   resource_group_name             = azurerm_resource_group.main.name
   location                        = azurerm_resource_group.main.location
-  postgresql_version              = var.postgresql_version
-  sku_name                        = var.postgresql_sku_name
-  storage_mb                      = var.postgresql_storage_mb
-  backup_retention_days           = var.postgresql_backup_retention_days
-  geo_redundant_backup_enabled    = var.postgresql_geo_redundant_backup_enabled
-  high_availability_enabled       = var.postgresql_high_availability_enabled
-  zone                            = var.postgresql_zone
-  standby_zone                    = var.postgresql_standby_zone
+  postgresql_version              = var.settings.postgresql_version
+  sku_name                        = var.settings.postgresql_sku_name
+  storage_mb                      = var.settings.postgresql_storage_mb
+  backup_retention_days           = var.settings.postgresql_backup_retention_days
+  geo_redundant_backup_enabled    = var.settings.postgresql_geo_redundant_backup_enabled
+  high_availability_enabled       = var.settings.postgresql_high_availability_enabled
+  zone                            = var.settings.postgresql_zone
+  standby_zone                    = var.settings.postgresql_standby_zone
   tenant_id                       = data.azurerm_client_config.current.tenant_id
   administrators                  = local.database_administrators
   database_name                   = local.names.database
-  public_network_access_enabled   = var.postgresql_public_network_access_enabled
-  firewall_rules                  = var.postgresql_firewall_rules
+  public_network_access_enabled   = var.settings.postgresql_public_network_access_enabled
+  firewall_rules                  = var.settings.postgresql_firewall_rules
   private_endpoint_name           = local.names.postgresql_endpoint
   private_endpoint_nic_name       = local.names.postgresql_endpoint_nic
   private_service_connection_name = local.names.postgresql_connection
@@ -256,11 +256,11 @@ module "function_app" {
   service_plan_name                      = local.names.service_plan
   resource_group_name                    = azurerm_resource_group.main.name
   location                               = azurerm_resource_group.main.location
-  sku_name                               = var.function_plan_sku
-  worker_count                           = var.function_worker_count
-  maximum_elastic_worker_count           = var.function_maximum_elastic_worker_count
-  zone_balancing_enabled                 = var.function_zone_balancing_enabled
-  staging_slot_name                      = var.function_staging_slot_enabled ? local.names.function_staging_slot : null
+  sku_name                               = var.settings.function_plan_sku
+  worker_count                           = var.settings.function_worker_count
+  maximum_elastic_worker_count           = var.settings.function_maximum_elastic_worker_count
+  zone_balancing_enabled                 = var.settings.function_zone_balancing_enabled
+  staging_slot_name                      = var.settings.function_staging_slot_enabled ? local.names.function_staging_slot : null
   virtual_network_subnet_id              = azurerm_subnet.function.id
   storage_account_name                   = module.storage_account.name
   content_share_connection_string        = module.storage_account.primary_connection_string
@@ -271,8 +271,8 @@ module "function_app" {
   eventhub_name                          = module.event_hub.eventhub_name
   consumer_group                         = module.event_hub.consumer_groups[local.names.consumer_group_function]
   staging_consumer_group                 = lookup(module.event_hub.consumer_groups, local.names.consumer_group_staging, local.names.consumer_group_staging)
-  window_schedule                        = var.window_schedule
-  engine_config_path                     = var.engine_config_path
+  window_schedule                        = var.settings.window_schedule
+  engine_config_path                     = var.settings.engine_config_path
   database_host                          = module.postgresql.fqdn
   database_name                          = module.postgresql.database_name
   database_user                          = azurerm_user_assigned_identity.function_database.name
@@ -298,7 +298,7 @@ locals {
   # its staging slot (the database identity needs no Azure role).
   function_principals = merge(
     { function = module.function_app.principal_id },
-    var.function_staging_slot_enabled ? { function_staging = module.function_app.staging_slot_principal_id } : {},
+    var.settings.function_staging_slot_enabled ? { function_staging = module.function_app.staging_slot_principal_id } : {},
   )
 
   eventhub_senders = merge(
@@ -308,11 +308,11 @@ locals {
         principal_type = "ServicePrincipal"
       }
     },
-    var.eventhub_sender_principals,
+    var.settings.eventhub_sender_principals,
   )
 
   function_storage_role_assignments = {
-    for pair in setproduct(keys(local.function_principals), var.function_storage_roles) :
+    for pair in setproduct(keys(local.function_principals), var.settings.function_storage_roles) :
     "${pair[0]}/${pair[1]}" => { principal = pair[0], role = pair[1] }
   }
 }

@@ -29,10 +29,10 @@ locals {
   }
 
   name_suffix = join("-", [
-    var.workload,
+    var.settings.workload,
     local.environment_short[var.environment],
-    local.region_short[var.location],
-    var.instance,
+    local.region_short[var.settings.location],
+    var.settings.instance,
   ])
   compact_suffix = lower(replace(local.name_suffix, "/[^0-9A-Za-z]/", ""))
 
@@ -58,11 +58,11 @@ locals {
 
     # Children of the resources above (unique within their parent).
     function_staging_slot     = "staging" # the CD pipeline deploys to --slot staging
-    consumer_group_function   = "${var.workload}-function"
-    consumer_group_staging    = "${var.workload}-function-staging"
+    consumer_group_function   = "${var.settings.workload}-function"
+    consumer_group_staging    = "${var.settings.workload}-function-staging"
     content_share             = "func-${local.name_suffix}-content"
     content_share_staging     = "func-${local.name_suffix}-staging-content"
-    database                  = var.workload # the handler's default PAYMETRICS_DB_NAME
+    database                  = var.settings.workload # the handler's default PAYMETRICS_DB_NAME
     diagnostic_setting        = "diag-${local.name_suffix}"
     postgresql_endpoint       = "pep-psql-${local.name_suffix}"
     postgresql_endpoint_nic   = "nic-pep-psql-${local.name_suffix}"
@@ -75,11 +75,11 @@ locals {
   }
 
   # Common tags (lowercase keys) on every resource that takes tags.
-  tags = merge(var.extra_tags, {
+  tags = merge(var.settings.extra_tags, {
     environment = var.environment
-    app         = var.workload
-    owner       = var.owner
-    costcenter  = var.cost_center
+    app         = var.settings.workload
+    owner       = var.settings.owner
+    costcenter  = var.settings.cost_center
     managed_by  = "terraform"
   })
 }

@@ -65,7 +65,7 @@ output "database_name" {
 
 output "database_administrator_name" {
   description = "Entra administrator role for operators (psql, handler verify-schema by hand); migrations run in the app."
-  value       = var.database_administrator.principal_name
+  value       = var.settings.database_administrator.principal_name
 }
 
 output "storage_account_name" {

@@ -1,20 +1,7 @@
-# Inputs of the root module. The environments (environments/<env>/) call this module with
-# their own sizes; defaults here are the small, cheap end.
-
-# ---------------------------------------------------------------------------------------
-# Naming and tags
-# ---------------------------------------------------------------------------------------
-
-variable "workload" {
-  type        = string
-  description = "Workload name used in every resource name and in the `app` tag."
-  default     = "paymetrics"
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9]{1,9}$", var.workload))
-    error_message = "workload must be 2-10 lowercase letters or digits, starting with a letter (it is part of the 24-character storage account name)."
-  }
-}
+# Inputs of the root module: the environment's name and its settings. Each environment root
+# (environments/<env>/) passes the `settings` object of its terraform.tfvars through as it
+# is; the type below declares, describes and defaults every setting (defaults are the
+# small, cheap end), and the validations after it check them.
 
 variable "environment" {
   type        = string
@@ -26,434 +13,332 @@ variable "environment" {
   }
 }
 
-variable "location" {
-  type        = string
-  description = "Azure region (programmatic name, e.g. westeurope). It needs availability zones for zone-redundant production."
+variable "settings" {
+  description = "Everything an environment sets, by name: each attribute is described above it in the type, and those declared optional(type, default) may be left out."
+  type = object({
+    # --- Naming and tags
+    # Workload name used in every resource name and in the `app` tag.
+    workload = optional(string, "paymetrics")
+    # Azure region (programmatic name, e.g. westeurope). It needs availability zones for
+    # zone-redundant production.
+    location = string
+    # Instance suffix of every resource name, three digits (001, 002, ...), to run a second
+    # copy side by side.
+    instance = optional(string, "001")
+    # Team or person accountable for the resources (the `owner` tag).
+    owner = string
+    # Cost center the resources are billed to (the `costcenter` tag).
+    cost_center = string
+    # Tags added to the common set (environment, app, owner, costcenter, managed_by win on a
+    # clash).
+    extra_tags = optional(map(string), {})
+
+    # --- Network
+    # Address space of the environment's virtual network.
+    vnet_address_space = list(string)
+    # CIDR of the subnet delegated to the Function App's virtual network integration (/26 or
+    # larger: one address per instance, slots included).
+    function_subnet_prefix = string
+    # CIDR of the subnet holding private endpoints (PostgreSQL).
+    endpoint_subnet_prefix = string
+
+    # --- Event Hubs
+    # Event Hubs namespace tier. Standard or Premium (Basic has no extra consumer groups and
+    # no network rules).
+    eventhub_sku = optional(string, "Standard")
+    # Throughput units (Standard) or processing units (Premium) of the namespace.
+    eventhub_capacity = optional(number, 1)
+    # Auto-inflate ceiling in throughput units (Standard only); 0 turns auto-inflate off.
+    eventhub_maximum_throughput_units = optional(number, 0)
+    # Partitions of the payments hub: the most Function instances that read it in parallel.
+    # Fixed after creation on Standard.
+    eventhub_partition_count = optional(number, 2)
+    # Days events stay readable in the hub (replay window after an outage), 1-7 on Standard.
+    eventhub_message_retention_days = optional(number, 1)
+    # Public CIDRs allowed to reach the Event Hubs namespace (e.g. where the simulator runs).
+    # Everything else is denied except the Function App's subnet.
+    eventhub_allowed_ip_ranges = optional(list(string), [])
+    # Extra principals (e.g. developers running the simulator) given Azure Event Hubs Data
+    # Sender on the hub, keyed by a label. The simulator's own identity always gets it.
+    eventhub_sender_principals = optional(map(object({
+      principal_id   = string
+      principal_type = string
+    })), {})
+
+    # --- Function App
+    # App Service plan SKU of the Function App: EP1-EP3 (Elastic Premium: event-driven scale,
+    # slots) or a Dedicated SKU (B1-B3, S1-S3, P0v3-P3v3).
+    function_plan_sku = optional(string, "B1")
+    # Always-ready instances of the plan (Elastic Premium: minimum instances). 3 or more for
+    # zone redundancy.
+    function_worker_count = optional(number, 1)
+    # Elastic Premium burst ceiling (instances); ignored on Dedicated plans.
+    function_maximum_elastic_worker_count = optional(number, 1)
+    # Spread the plan's instances over availability zones (Elastic Premium or Premium v3, at
+    # least 3 instances).
+    function_zone_balancing_enabled = optional(bool, false)
+    # Create the `staging` deployment slot the CD pipeline deploys to and swaps (needs Elastic
+    # Premium or Standard and above).
+    function_staging_slot_enabled = optional(bool, false)
+    # Roles of the Function App identities on the host storage account (AzureWebJobsStorage).
+    # Microsoft documents Storage Blob Data Owner for the host, Event Hubs checkpoints and
+    # timer locks, Storage Table Data Contributor for diagnostic events; Storage Queue Data
+    # Contributor and Storage Account Contributor are only needed for blob triggers.
+    function_storage_roles = optional(list(string), [
+      "Storage Blob Data Owner", "Storage Queue Data Contributor", "Storage Table Data Contributor",
+    ])
+    # NCRONTAB schedule of the window-closing timer (PAYMETRICS_WINDOW_SCHEDULE).
+    window_schedule = optional(string, "0 */5 * * * *")
+    # Engine settings file the handler reads (PAYMETRICS_CONFIG): on the app's persistent
+    # storage under /home, where reviewed rule changes are uploaded (docs/RULES.md). Until a
+    # file exists there the handler reads the packaged config/engine.yaml
+    # (PAYMETRICS_CONFIG_FALLBACK).
+    engine_config_path = optional(string, "/home/data/paymetrics/engine.yaml")
+
+    # --- Storage (Functions host)
+    # Replication of the host storage account (checkpoints, leases, keys). ZRS for a
+    # zone-redundant Function App.
+    storage_replication_type = optional(string, "LRS")
+    # Public IPs or CIDRs allowed through the storage firewall (operators). The Function App's
+    # subnet is always allowed.
+    storage_allowed_ip_ranges = optional(list(string), [])
+
+    # --- PostgreSQL
+    # PostgreSQL major version.
+    postgresql_version = optional(string, "16")
+    # Compute SKU, e.g. B_Standard_B1ms (burstable), GP_Standard_D2ds_v5 (general purpose).
+    postgresql_sku_name = optional(string, "B_Standard_B1ms")
+    # Storage size in MB (grows automatically from there).
+    postgresql_storage_mb = optional(number, 32768)
+    # Backup and point-in-time-restore window in days (7-35).
+    postgresql_backup_retention_days = optional(number, 7)
+    # Keep backups in the paired region too (restore after a regional outage). Fixed at
+    # creation.
+    postgresql_geo_redundant_backup_enabled = optional(bool, false)
+    # Zone-redundant standby with automatic failover (not on burstable SKUs).
+    postgresql_high_availability_enabled = optional(bool, false)
+    # Availability zone of the primary server.
+    postgresql_zone = optional(string, "1")
+    # Availability zone of the high-availability standby (different from postgresql_zone).
+    postgresql_standby_zone = optional(string, "2")
+    # Allow connections from the internet to the addresses in postgresql_firewall_rules, for
+    # operators who cannot reach the virtual network. Nothing in the pipeline needs it: the
+    # Function App connects (and migrates) through the private endpoint.
+    postgresql_public_network_access_enabled = optional(bool, false)
+    # Narrow public firewall rules for operators, keyed by rule name. Only used with
+    # postgresql_public_network_access_enabled.
+    postgresql_firewall_rules = optional(map(object({
+      start_ip_address = string
+      end_ip_address   = string
+    })), {})
+    # Microsoft Entra administrator of the PostgreSQL server for operators (psql, handler
+    # verify-schema by hand). principal_name is its display name; object_id defaults to the
+    # identity running Terraform (the pipeline's). Migrations do not use it: the app applies
+    # them at start.
+    database_administrator = object({
+      principal_name = string
+      object_id      = optional(string)
+      principal_type = optional(string, "ServicePrincipal")
+    })
+    # Register the Function App's database identity (the user-assigned identity the app and
+    # its staging slot share) as an Entra administrator of the server (a member of
+    # azure_pg_admin), so the handler can log in, migrate at start and create and drop its day
+    # partitions. Set false to create it as an ordinary role with
+    # pgaadauth_create_principal_with_oid instead, and grant it what the migrations need
+    # (iac/README.md).
+    function_identity_is_database_administrator = optional(bool, true)
+
+    # --- Monitoring
+    # Retention of Log Analytics and Application Insights data in days.
+    log_retention_days = optional(number, 30)
+  })
+
+  # --- Naming and tags
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,9}$", var.settings.workload))
+    error_message = "workload must be 2-10 lowercase letters or digits, starting with a letter (it is part of the 24-character storage account name)."
+  }
 
   validation {
     condition = contains([
       "westeurope", "northeurope", "swedencentral", "germanywestcentral", "francecentral",
       "uksouth", "eastus", "eastus2", "westus3",
-    ], var.location)
+    ], var.settings.location)
     error_message = "location must be one of the regions with a short code in naming_conventions.tf (westeurope, northeurope, swedencentral, germanywestcentral, francecentral, uksouth, eastus, eastus2, westus3)."
   }
-}
-
-variable "instance" {
-  type        = string
-  description = "Instance suffix of every resource name, three digits (001, 002, ...), to run a second copy side by side."
-  default     = "001"
 
   validation {
-    condition     = can(regex("^[0-9]{3}$", var.instance))
+    condition     = can(regex("^[0-9]{3}$", var.settings.instance))
     error_message = "instance must be three digits, e.g. 001."
   }
-}
-
-variable "owner" {
-  type        = string
-  description = "Team or person accountable for the resources (the `owner` tag)."
 
   validation {
-    condition     = length(trimspace(var.owner)) > 0
+    condition     = length(trimspace(var.settings.owner)) > 0
     error_message = "owner must not be empty."
   }
-}
-
-variable "cost_center" {
-  type        = string
-  description = "Cost center the resources are billed to (the `costcenter` tag)."
 
   validation {
-    condition     = length(trimspace(var.cost_center)) > 0
+    condition     = length(trimspace(var.settings.cost_center)) > 0
     error_message = "cost_center must not be empty."
   }
-}
-
-variable "extra_tags" {
-  type        = map(string)
-  description = "Tags added to the common set (environment, app, owner, costcenter, managed_by win on a clash)."
-  default     = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.extra_tags) : k == lower(k)])
+    condition     = alltrue([for k in keys(var.settings.extra_tags) : k == lower(k)])
     error_message = "extra_tags keys must be lowercase, like the common tags."
   }
-}
 
-# ---------------------------------------------------------------------------------------
-# Network
-# ---------------------------------------------------------------------------------------
-
-variable "vnet_address_space" {
-  type        = list(string)
-  description = "Address space of the environment's virtual network."
-
+  # --- Network
   validation {
-    condition     = length(var.vnet_address_space) > 0 && alltrue([for c in var.vnet_address_space : can(cidrnetmask(c))])
+    condition     = length(var.settings.vnet_address_space) > 0 && alltrue([for c in var.settings.vnet_address_space : can(cidrnetmask(c))])
     error_message = "vnet_address_space must be a non-empty list of IPv4 CIDR blocks."
   }
-}
-
-variable "function_subnet_prefix" {
-  type        = string
-  description = "CIDR of the subnet delegated to the Function App's virtual network integration (/26 or larger: one address per instance, slots included)."
 
   validation {
-    condition     = can(cidrnetmask(var.function_subnet_prefix)) && try(tonumber(split("/", var.function_subnet_prefix)[1]), 99) <= 26
+    condition     = can(cidrnetmask(var.settings.function_subnet_prefix)) && try(tonumber(split("/", var.settings.function_subnet_prefix)[1]), 99) <= 26
     error_message = "function_subnet_prefix must be an IPv4 CIDR of /26 or larger."
   }
-}
-
-variable "endpoint_subnet_prefix" {
-  type        = string
-  description = "CIDR of the subnet holding private endpoints (PostgreSQL)."
 
   validation {
-    condition     = can(cidrnetmask(var.endpoint_subnet_prefix)) && try(tonumber(split("/", var.endpoint_subnet_prefix)[1]), 99) <= 28
+    condition     = can(cidrnetmask(var.settings.endpoint_subnet_prefix)) && try(tonumber(split("/", var.settings.endpoint_subnet_prefix)[1]), 99) <= 28
     error_message = "endpoint_subnet_prefix must be an IPv4 CIDR of /28 or larger."
   }
-}
 
-# ---------------------------------------------------------------------------------------
-# Event Hubs
-# ---------------------------------------------------------------------------------------
-
-variable "eventhub_sku" {
-  type        = string
-  description = "Event Hubs namespace tier. Standard or Premium (Basic has no extra consumer groups and no network rules)."
-  default     = "Standard"
-
+  # --- Event Hubs
   validation {
-    condition     = contains(["Standard", "Premium"], var.eventhub_sku)
+    condition     = contains(["Standard", "Premium"], var.settings.eventhub_sku)
     error_message = "eventhub_sku must be Standard or Premium."
   }
-}
-
-variable "eventhub_capacity" {
-  type        = number
-  description = "Throughput units (Standard) or processing units (Premium) of the namespace."
-  default     = 1
 
   validation {
-    condition     = var.eventhub_capacity >= 1 && var.eventhub_capacity <= 40 && floor(var.eventhub_capacity) == var.eventhub_capacity
+    condition     = var.settings.eventhub_capacity >= 1 && var.settings.eventhub_capacity <= 40 && floor(var.settings.eventhub_capacity) == var.settings.eventhub_capacity
     error_message = "eventhub_capacity must be a whole number from 1 to 40."
   }
-}
-
-variable "eventhub_maximum_throughput_units" {
-  type        = number
-  description = "Auto-inflate ceiling in throughput units (Standard only); 0 turns auto-inflate off."
-  default     = 0
 
   validation {
-    condition     = var.eventhub_maximum_throughput_units == 0 || (var.eventhub_maximum_throughput_units >= var.eventhub_capacity && var.eventhub_maximum_throughput_units <= 40)
+    condition     = var.settings.eventhub_maximum_throughput_units == 0 || (var.settings.eventhub_maximum_throughput_units >= var.settings.eventhub_capacity && var.settings.eventhub_maximum_throughput_units <= 40)
     error_message = "eventhub_maximum_throughput_units must be 0 (off) or between eventhub_capacity and 40."
   }
-}
-
-variable "eventhub_partition_count" {
-  type        = number
-  description = "Partitions of the payments hub: the most Function instances that read it in parallel. Fixed after creation on Standard."
-  default     = 2
 
   validation {
-    condition     = var.eventhub_partition_count >= 1 && var.eventhub_partition_count <= 32 && floor(var.eventhub_partition_count) == var.eventhub_partition_count
+    condition     = var.settings.eventhub_partition_count >= 1 && var.settings.eventhub_partition_count <= 32 && floor(var.settings.eventhub_partition_count) == var.settings.eventhub_partition_count
     error_message = "eventhub_partition_count must be a whole number from 1 to 32."
   }
-}
-
-variable "eventhub_message_retention_days" {
-  type        = number
-  description = "Days events stay readable in the hub (replay window after an outage), 1-7 on Standard."
-  default     = 1
 
   validation {
-    condition     = var.eventhub_message_retention_days >= 1 && var.eventhub_message_retention_days <= 7
+    condition     = var.settings.eventhub_message_retention_days >= 1 && var.settings.eventhub_message_retention_days <= 7
     error_message = "eventhub_message_retention_days must be from 1 to 7."
   }
-}
-
-variable "eventhub_allowed_ip_ranges" {
-  type        = list(string)
-  description = "Public CIDRs allowed to reach the Event Hubs namespace (e.g. where the simulator runs). Everything else is denied except the Function App's subnet."
-  default     = []
 
   validation {
-    condition     = alltrue([for c in var.eventhub_allowed_ip_ranges : can(cidrnetmask(c)) && !startswith(c, "0.0.0.0")])
+    condition     = alltrue([for c in var.settings.eventhub_allowed_ip_ranges : can(cidrnetmask(c)) && !startswith(c, "0.0.0.0")])
     error_message = "eventhub_allowed_ip_ranges must be IPv4 CIDRs and must not open the namespace to everyone (0.0.0.0/x)."
   }
-}
-
-variable "eventhub_sender_principals" {
-  type = map(object({
-    principal_id   = string
-    principal_type = string
-  }))
-  description = "Extra principals (e.g. developers running the simulator) given Azure Event Hubs Data Sender on the hub, keyed by a label. The simulator's own identity always gets it."
-  default     = {}
 
   validation {
-    condition     = alltrue([for p in values(var.eventhub_sender_principals) : contains(["User", "Group", "ServicePrincipal"], p.principal_type)])
+    condition     = alltrue([for p in values(var.settings.eventhub_sender_principals) : contains(["User", "Group", "ServicePrincipal"], p.principal_type)])
     error_message = "principal_type must be User, Group or ServicePrincipal."
   }
-}
 
-# ---------------------------------------------------------------------------------------
-# Function App
-# ---------------------------------------------------------------------------------------
-
-variable "function_plan_sku" {
-  type        = string
-  description = "App Service plan SKU of the Function App: EP1-EP3 (Elastic Premium: event-driven scale, slots) or a Dedicated SKU (B1-B3, S1-S3, P0v3-P3v3)."
-  default     = "B1"
-
+  # --- Function App
   validation {
-    condition     = contains(["B1", "B2", "B3", "S1", "S2", "S3", "P0v3", "P1v3", "P2v3", "P3v3", "EP1", "EP2", "EP3"], var.function_plan_sku)
+    condition     = contains(["B1", "B2", "B3", "S1", "S2", "S3", "P0v3", "P1v3", "P2v3", "P3v3", "EP1", "EP2", "EP3"], var.settings.function_plan_sku)
     error_message = "function_plan_sku must be EP1-EP3 or a Linux Dedicated SKU (B1-B3, S1-S3, P0v3-P3v3). Consumption and Flex Consumption are not offered: Linux Consumption has no virtual network integration, and Flex Consumption has no deployment slots (the CD pipeline deploys to a slot and swaps)."
   }
-}
-
-variable "function_worker_count" {
-  type        = number
-  description = "Always-ready instances of the plan (Elastic Premium: minimum instances). 3 or more for zone redundancy."
-  default     = 1
 
   validation {
-    condition     = var.function_worker_count >= 1 && var.function_worker_count <= 30
+    condition     = var.settings.function_worker_count >= 1 && var.settings.function_worker_count <= 30
     error_message = "function_worker_count must be from 1 to 30."
   }
-}
-
-variable "function_maximum_elastic_worker_count" {
-  type        = number
-  description = "Elastic Premium burst ceiling (instances); ignored on Dedicated plans."
-  default     = 1
 
   validation {
-    condition     = var.function_maximum_elastic_worker_count >= 1 && var.function_maximum_elastic_worker_count <= 100
+    condition     = var.settings.function_maximum_elastic_worker_count >= 1 && var.settings.function_maximum_elastic_worker_count <= 100
     error_message = "function_maximum_elastic_worker_count must be from 1 to 100."
   }
-}
-
-variable "function_zone_balancing_enabled" {
-  type        = bool
-  description = "Spread the plan's instances over availability zones (Elastic Premium or Premium v3, at least 3 instances)."
-  default     = false
-}
-
-variable "function_staging_slot_enabled" {
-  type        = bool
-  description = "Create the `staging` deployment slot the CD pipeline deploys to and swaps (needs Elastic Premium or Standard and above)."
-  default     = false
 
   validation {
-    condition     = !var.function_staging_slot_enabled || !startswith(var.function_plan_sku, "B")
+    condition     = !var.settings.function_staging_slot_enabled || !startswith(var.settings.function_plan_sku, "B")
     error_message = "Basic plans have no deployment slots: use EP1-EP3, S1-S3 or P0v3-P3v3 with function_staging_slot_enabled."
   }
-}
-
-variable "function_storage_roles" {
-  type        = list(string)
-  description = "Roles of the Function App identities on the host storage account (AzureWebJobsStorage). Microsoft documents Storage Blob Data Owner for the host, Event Hubs checkpoints and timer locks, Storage Table Data Contributor for diagnostic events; Storage Queue Data Contributor and Storage Account Contributor are only needed for blob triggers."
-  default     = ["Storage Blob Data Owner", "Storage Queue Data Contributor", "Storage Table Data Contributor"]
 
   validation {
-    condition = length(var.function_storage_roles) > 0 && alltrue([for r in var.function_storage_roles : contains([
+    condition = length(var.settings.function_storage_roles) > 0 && alltrue([for r in var.settings.function_storage_roles : contains([
       "Storage Blob Data Owner", "Storage Queue Data Contributor", "Storage Table Data Contributor", "Storage Account Contributor",
     ], r)])
     error_message = "function_storage_roles may only list Storage Blob Data Owner, Storage Queue Data Contributor, Storage Table Data Contributor and Storage Account Contributor."
   }
-}
-
-variable "window_schedule" {
-  type        = string
-  description = "NCRONTAB schedule of the window-closing timer (PAYMETRICS_WINDOW_SCHEDULE)."
-  default     = "0 */5 * * * *"
 
   validation {
-    condition     = length(split(" ", var.window_schedule)) == 6
+    condition     = length(split(" ", var.settings.window_schedule)) == 6
     error_message = "window_schedule must be a six-field NCRONTAB expression (with seconds), e.g. \"0 */5 * * * *\"."
   }
-}
-
-variable "engine_config_path" {
-  type        = string
-  description = "Engine settings file the handler reads (PAYMETRICS_CONFIG): on the app's persistent storage under /home, where reviewed rule changes are uploaded (docs/RULES.md). Until a file exists there the handler reads the packaged config/engine.yaml (PAYMETRICS_CONFIG_FALLBACK)."
-  default     = "/home/data/paymetrics/engine.yaml"
 
   validation {
-    condition     = startswith(var.engine_config_path, "/home/") && endswith(var.engine_config_path, ".yaml")
+    condition     = startswith(var.settings.engine_config_path, "/home/") && endswith(var.settings.engine_config_path, ".yaml")
     error_message = "engine_config_path must be a .yaml file under /home/ (the app's persistent storage; the package mount is read-only)."
   }
-}
 
-# ---------------------------------------------------------------------------------------
-# Storage (Functions host)
-# ---------------------------------------------------------------------------------------
-
-variable "storage_replication_type" {
-  type        = string
-  description = "Replication of the host storage account (checkpoints, leases, keys). ZRS for a zone-redundant Function App."
-  default     = "LRS"
-
+  # --- Storage (Functions host)
   validation {
-    condition     = contains(["LRS", "ZRS", "GRS", "GZRS"], var.storage_replication_type)
+    condition     = contains(["LRS", "ZRS", "GRS", "GZRS"], var.settings.storage_replication_type)
     error_message = "storage_replication_type must be LRS, ZRS, GRS or GZRS (the read-access variants are no use to the Functions host)."
   }
-}
-
-variable "storage_allowed_ip_ranges" {
-  type        = list(string)
-  description = "Public IPs or CIDRs allowed through the storage firewall (operators). The Function App's subnet is always allowed."
-  default     = []
 
   validation {
-    condition     = alltrue([for c in var.storage_allowed_ip_ranges : !startswith(c, "0.0.0.0")])
+    condition     = alltrue([for c in var.settings.storage_allowed_ip_ranges : !startswith(c, "0.0.0.0")])
     error_message = "storage_allowed_ip_ranges must not open the account to everyone."
   }
-}
 
-# ---------------------------------------------------------------------------------------
-# PostgreSQL
-# ---------------------------------------------------------------------------------------
-
-variable "postgresql_version" {
-  type        = string
-  description = "PostgreSQL major version."
-  default     = "16"
-
+  # --- PostgreSQL
   validation {
-    condition     = contains(["14", "15", "16", "17"], var.postgresql_version)
+    condition     = contains(["14", "15", "16", "17"], var.settings.postgresql_version)
     error_message = "postgresql_version must be 14, 15, 16 or 17."
   }
-}
-
-variable "postgresql_sku_name" {
-  type        = string
-  description = "Compute SKU, e.g. B_Standard_B1ms (burstable), GP_Standard_D2ds_v5 (general purpose)."
-  default     = "B_Standard_B1ms"
 
   validation {
-    condition     = can(regex("^(B|GP|MO)_Standard_", var.postgresql_sku_name))
+    condition     = can(regex("^(B|GP|MO)_Standard_", var.settings.postgresql_sku_name))
     error_message = "postgresql_sku_name must be a flexible server SKU (B_Standard_*, GP_Standard_* or MO_Standard_*)."
   }
-}
-
-variable "postgresql_storage_mb" {
-  type        = number
-  description = "Storage size in MB (grows automatically from there)."
-  default     = 32768
 
   validation {
-    condition     = contains([32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4193280, 4194304, 8388608, 16777216, 33553408], var.postgresql_storage_mb)
+    condition     = contains([32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4193280, 4194304, 8388608, 16777216, 33553408], var.settings.postgresql_storage_mb)
     error_message = "postgresql_storage_mb must be one of the sizes flexible server offers (32768, 65536, 131072, ...)."
   }
-}
-
-variable "postgresql_backup_retention_days" {
-  type        = number
-  description = "Backup and point-in-time-restore window in days (7-35)."
-  default     = 7
 
   validation {
-    condition     = var.postgresql_backup_retention_days >= 7 && var.postgresql_backup_retention_days <= 35
+    condition     = var.settings.postgresql_backup_retention_days >= 7 && var.settings.postgresql_backup_retention_days <= 35
     error_message = "postgresql_backup_retention_days must be from 7 to 35."
   }
-}
-
-variable "postgresql_geo_redundant_backup_enabled" {
-  type        = bool
-  description = "Keep backups in the paired region too (restore after a regional outage). Fixed at creation."
-  default     = false
-}
-
-variable "postgresql_high_availability_enabled" {
-  type        = bool
-  description = "Zone-redundant standby with automatic failover (not on burstable SKUs)."
-  default     = false
 
   validation {
-    condition     = !var.postgresql_high_availability_enabled || !startswith(var.postgresql_sku_name, "B_")
+    condition     = !var.settings.postgresql_high_availability_enabled || !startswith(var.settings.postgresql_sku_name, "B_")
     error_message = "High availability is not available on burstable (B_) SKUs."
   }
-}
-
-variable "postgresql_zone" {
-  type        = string
-  description = "Availability zone of the primary server."
-  default     = "1"
 
   validation {
-    condition     = contains(["1", "2", "3"], var.postgresql_zone)
+    condition     = contains(["1", "2", "3"], var.settings.postgresql_zone)
     error_message = "postgresql_zone must be 1, 2 or 3."
   }
-}
-
-variable "postgresql_standby_zone" {
-  type        = string
-  description = "Availability zone of the high-availability standby (different from postgresql_zone)."
-  default     = "2"
 
   validation {
-    condition     = contains(["1", "2", "3"], var.postgresql_standby_zone) && var.postgresql_standby_zone != var.postgresql_zone
+    condition     = contains(["1", "2", "3"], var.settings.postgresql_standby_zone) && var.settings.postgresql_standby_zone != var.settings.postgresql_zone
     error_message = "postgresql_standby_zone must be 1, 2 or 3 and differ from postgresql_zone."
   }
-}
-
-variable "postgresql_public_network_access_enabled" {
-  type        = bool
-  description = "Allow connections from the internet to the addresses in postgresql_firewall_rules, for operators who cannot reach the virtual network. Nothing in the pipeline needs it: the Function App connects (and migrates) through the private endpoint."
-  default     = false
-}
-
-variable "postgresql_firewall_rules" {
-  type = map(object({
-    start_ip_address = string
-    end_ip_address   = string
-  }))
-  description = "Narrow public firewall rules for operators, keyed by rule name. Only used with postgresql_public_network_access_enabled."
-  default     = {}
 
   validation {
-    condition = alltrue([for r in values(var.postgresql_firewall_rules) :
+    condition = alltrue([for r in values(var.settings.postgresql_firewall_rules) :
       r.start_ip_address != "0.0.0.0" && r.end_ip_address != "255.255.255.255"
     ])
     error_message = "postgresql_firewall_rules must not contain allow-all or allow-all-Azure rules (0.0.0.0 or 255.255.255.255)."
   }
-}
-
-variable "database_administrator" {
-  type = object({
-    principal_name = string
-    object_id      = optional(string)
-    principal_type = optional(string, "ServicePrincipal")
-  })
-  description = "Microsoft Entra administrator of the PostgreSQL server for operators (psql, handler verify-schema by hand). principal_name is its display name; object_id defaults to the identity running Terraform (the pipeline's). Migrations do not use it: the app applies them at start."
 
   validation {
-    condition     = contains(["User", "Group", "ServicePrincipal"], var.database_administrator.principal_type) && length(trimspace(var.database_administrator.principal_name)) > 0
+    condition     = contains(["User", "Group", "ServicePrincipal"], var.settings.database_administrator.principal_type) && length(trimspace(var.settings.database_administrator.principal_name)) > 0
     error_message = "database_administrator needs a principal_name and a principal_type of User, Group or ServicePrincipal."
   }
-}
 
-variable "function_identity_is_database_administrator" {
-  type        = bool
-  description = "Register the Function App's database identity (the user-assigned identity the app and its staging slot share) as an Entra administrator of the server (a member of azure_pg_admin), so the handler can log in, migrate at start and create and drop its day partitions. Set false to create it as an ordinary role with pgaadauth_create_principal_with_oid instead, and grant it what the migrations need (iac/README.md)."
-  default     = true
-}
-
-# ---------------------------------------------------------------------------------------
-# Monitoring
-# ---------------------------------------------------------------------------------------
-
-variable "log_retention_days" {
-  type        = number
-  description = "Retention of Log Analytics and Application Insights data in days."
-  default     = 30
-
+  # --- Monitoring
   validation {
-    condition     = contains([30, 60, 90, 120, 180, 270, 365, 550, 730], var.log_retention_days)
+    condition     = contains([30, 60, 90, 120, 180, 270, 365, 550, 730], var.settings.log_retention_days)
     error_message = "log_retention_days must be one of 30, 60, 90, 120, 180, 270, 365, 550, 730 (the Application Insights values)."
   }
 }

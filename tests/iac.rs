@@ -49,6 +49,179 @@ const NOT_TAGGABLE: &[&str] = &[
     "azurerm_role_assignment",
 ];
 
+/// What each environment gives the root module today, every input with its default applied:
+/// derived from the environments' terraform.tfvars and variables.tf and the root module's
+/// defaults before the environment roots were made thin (issue 12), so that refactor and
+/// any later one can prove it changed no value. Change a value here only with the
+/// environment's terraform.tfvars.
+const EFFECTIVE_INPUTS: [(&str, &str); 3] = [
+    (
+        "dev",
+        r#"
+cost_center = "cc-payments-dev"
+database_administrator = {
+  principal_name = "sp-paymetrics-github-dev"
+  object_id = null
+  principal_type = "ServicePrincipal"
+}
+endpoint_subnet_prefix = "10.40.1.0/27"
+engine_config_path = "/home/data/paymetrics/engine.yaml"
+environment = "dev"
+eventhub_allowed_ip_ranges = []
+eventhub_capacity = 1
+eventhub_maximum_throughput_units = 0
+eventhub_message_retention_days = 1
+eventhub_partition_count = 2
+eventhub_sender_principals = {}
+eventhub_sku = "Standard"
+extra_tags = {}
+function_identity_is_database_administrator = true
+function_maximum_elastic_worker_count = 1
+function_plan_sku = "B1"
+function_staging_slot_enabled = false
+function_storage_roles = [
+  "Storage Blob Data Owner",
+  "Storage Queue Data Contributor",
+  "Storage Table Data Contributor"
+]
+function_subnet_prefix = "10.40.0.0/24"
+function_worker_count = 1
+function_zone_balancing_enabled = false
+instance = "001"
+location = "westeurope"
+log_retention_days = 30
+owner = "payments-platform"
+postgresql_backup_retention_days = 7
+postgresql_firewall_rules = {}
+postgresql_geo_redundant_backup_enabled = false
+postgresql_high_availability_enabled = false
+postgresql_public_network_access_enabled = false
+postgresql_sku_name = "B_Standard_B1ms"
+postgresql_standby_zone = "2"
+postgresql_storage_mb = 32768
+postgresql_version = "16"
+postgresql_zone = "1"
+storage_allowed_ip_ranges = []
+storage_replication_type = "LRS"
+vnet_address_space = [
+  "10.40.0.0/22"
+]
+window_schedule = "0 */5 * * * *"
+workload = "paymetrics"
+"#,
+    ),
+    (
+        "staging",
+        r#"
+cost_center = "cc-payments-staging"
+database_administrator = {
+  principal_name = "sp-paymetrics-github-staging"
+  object_id = null
+  principal_type = "ServicePrincipal"
+}
+endpoint_subnet_prefix = "10.41.1.0/27"
+engine_config_path = "/home/data/paymetrics/engine.yaml"
+environment = "staging"
+eventhub_allowed_ip_ranges = []
+eventhub_capacity = 1
+eventhub_maximum_throughput_units = 4
+eventhub_message_retention_days = 3
+eventhub_partition_count = 4
+eventhub_sender_principals = {}
+eventhub_sku = "Standard"
+extra_tags = {}
+function_identity_is_database_administrator = true
+function_maximum_elastic_worker_count = 4
+function_plan_sku = "EP1"
+function_staging_slot_enabled = true
+function_storage_roles = [
+  "Storage Blob Data Owner",
+  "Storage Queue Data Contributor",
+  "Storage Table Data Contributor"
+]
+function_subnet_prefix = "10.41.0.0/24"
+function_worker_count = 1
+function_zone_balancing_enabled = false
+instance = "001"
+location = "westeurope"
+log_retention_days = 30
+owner = "payments-platform"
+postgresql_backup_retention_days = 14
+postgresql_firewall_rules = {}
+postgresql_geo_redundant_backup_enabled = false
+postgresql_high_availability_enabled = false
+postgresql_public_network_access_enabled = false
+postgresql_sku_name = "GP_Standard_D2ds_v5"
+postgresql_standby_zone = "2"
+postgresql_storage_mb = 65536
+postgresql_version = "16"
+postgresql_zone = "1"
+storage_allowed_ip_ranges = []
+storage_replication_type = "LRS"
+vnet_address_space = [
+  "10.41.0.0/22"
+]
+window_schedule = "0 */5 * * * *"
+workload = "paymetrics"
+"#,
+    ),
+    (
+        "production",
+        r#"
+cost_center = "cc-payments-prod"
+database_administrator = {
+  principal_name = "sp-paymetrics-github-production"
+  object_id = null
+  principal_type = "ServicePrincipal"
+}
+endpoint_subnet_prefix = "10.42.1.0/27"
+engine_config_path = "/home/data/paymetrics/engine.yaml"
+environment = "production"
+eventhub_allowed_ip_ranges = []
+eventhub_capacity = 2
+eventhub_maximum_throughput_units = 10
+eventhub_message_retention_days = 7
+eventhub_partition_count = 16
+eventhub_sender_principals = {}
+eventhub_sku = "Standard"
+extra_tags = {}
+function_identity_is_database_administrator = true
+function_maximum_elastic_worker_count = 20
+function_plan_sku = "EP2"
+function_staging_slot_enabled = true
+function_storage_roles = [
+  "Storage Blob Data Owner",
+  "Storage Queue Data Contributor",
+  "Storage Table Data Contributor"
+]
+function_subnet_prefix = "10.42.0.0/24"
+function_worker_count = 3
+function_zone_balancing_enabled = true
+instance = "001"
+location = "westeurope"
+log_retention_days = 90
+owner = "payments-platform"
+postgresql_backup_retention_days = 35
+postgresql_firewall_rules = {}
+postgresql_geo_redundant_backup_enabled = true
+postgresql_high_availability_enabled = true
+postgresql_public_network_access_enabled = false
+postgresql_sku_name = "GP_Standard_D4ds_v5"
+postgresql_standby_zone = "2"
+postgresql_storage_mb = 131072
+postgresql_version = "16"
+postgresql_zone = "1"
+storage_allowed_ip_ranges = []
+storage_replication_type = "ZRS"
+vnet_address_space = [
+  "10.42.0.0/22"
+]
+window_schedule = "0 */5 * * * *"
+workload = "paymetrics"
+"#,
+    ),
+];
+
 // ---------------------------------------------------------------------------------------
 // Reading the files
 // ---------------------------------------------------------------------------------------
@@ -92,6 +265,10 @@ fn tf_files() -> Vec<PathBuf> {
 fn parse_file(path: &Path) -> Result<Body, String> {
     let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", rel(path)))?;
     hcl::parse(&text).map_err(|e| format!("{}: {e}", rel(path)))
+}
+
+fn parse_text(text: &str, what: &str) -> Body {
+    hcl::parse(text).unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
 fn parse(path: &Path) -> Body {
@@ -364,12 +541,25 @@ fn eval(expr: &Expression, vars: &BTreeMap<String, Value>, what: &str) -> Value 
         .unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-/// The values an environment folder gives its variables: defaults, then terraform.tfvars.
+/// The `variable` blocks of an environment root (all its `.tf` files), by name.
+fn environment_declarations(env: &str) -> BTreeMap<String, Body> {
+    let dir = iac_dir().join("environments").join(env);
+    parse_dir(&dir)
+        .iter()
+        .flat_map(|(_, body)| {
+            blocks(body, "variable")
+                .map(|b| (label(b, 0).to_string(), b.body().clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The values an environment root gives its variables: defaults, then terraform.tfvars.
 fn environment_variables(env: &str) -> BTreeMap<String, Value> {
     let dir = iac_dir().join("environments").join(env);
     let empty = BTreeMap::new();
     let mut values = BTreeMap::new();
-    for (name, body) in variables(&dir.join("variables.tf")) {
+    for (name, body) in environment_declarations(env) {
         if let Some(default) = attr(&body, "default") {
             values.insert(
                 name.clone(),
@@ -406,38 +596,159 @@ fn root_module_call(env: &str) -> Body {
         .unwrap_or_else(|| panic!("environments/{env} calls no module with source \"../..\""))
 }
 
-/// The root module's variables for one environment: root defaults, then the environment's
-/// module arguments evaluated with its own variables.
-fn root_variables_for(env: &str) -> BTreeMap<String, Value> {
-    let empty = BTreeMap::new();
-    let mut values = BTreeMap::new();
-    for (name, body) in variables(&iac_dir().join("variables.tf")) {
-        if let Some(default) = attr(&body, "default") {
-            values.insert(
-                name.clone(),
-                eval(default, &empty, &format!("default of {name}")),
-            );
-        }
-    }
-    let env_vars = environment_variables(env);
-    for a in root_module_call(env).attributes() {
-        if a.key() != "source" {
-            values.insert(
-                a.key().to_string(),
-                eval(
-                    a.expr(),
-                    &env_vars,
-                    &format!("environments/{env}: {}", a.key()),
+/// The type of the root module's `settings` variable: `object({ name = type, ... })`.
+fn settings_type() -> Expression {
+    let vars = variables(&iac_dir().join("variables.tf"));
+    let settings = vars
+        .get("settings")
+        .expect("variable \"settings\" in iac/variables.tf");
+    attr(settings, "type")
+        .cloned()
+        .expect("settings has a type")
+}
+
+/// The attributes of the `settings` type, by name: (type, default), the default being
+/// `Some` for `optional(type, default)` (a null one for `optional(type)`).
+fn settings_attributes() -> BTreeMap<String, (Expression, Option<Expression>)> {
+    let Expression::FuncCall(call) = settings_type() else {
+        panic!("settings must be an object({{...}}) type")
+    };
+    let Some(Expression::Object(attrs)) = call.args.first() else {
+        panic!("settings must be an object({{...}}) type")
+    };
+    assert_eq!(call.name.name.as_str(), "object", "settings is an object");
+    attrs
+        .iter()
+        .map(|(key, ty)| {
+            let name = object_key(key).expect("an attribute name");
+            match ty {
+                Expression::FuncCall(o) if o.name.name.as_str() == "optional" => (
+                    name,
+                    (
+                        o.args[0].clone(),
+                        Some(o.args.get(1).cloned().unwrap_or(Expression::Null)),
+                    ),
                 ),
-            );
+                other => (name, (other.clone(), None)),
+            }
+        })
+        .collect()
+}
+
+/// The default of one setting (the `default` of `optional(type, default)`).
+fn settings_default(name: &str) -> Expression {
+    settings_attributes()
+        .remove(name)
+        .and_then(|(_, default)| default)
+        .unwrap_or_else(|| panic!("setting {name} has no default in iac/variables.tf"))
+}
+
+/// The root module's variables for one environment (`environment` and `settings`) as
+/// Terraform hands them to it: the environment's module arguments evaluated with its own
+/// variables, then converted to the root variables' types (defaults applied).
+fn root_inputs(env: &str) -> BTreeMap<String, Value> {
+    let root_vars = variables(&iac_dir().join("variables.tf"));
+    let env_vars = environment_variables(env);
+    let mut values = BTreeMap::new();
+    for a in root_module_call(env).attributes() {
+        let name = a.key();
+        if name == "source" {
+            continue;
         }
+        let at = format!("environments/{env}: {name}");
+        let value = eval(a.expr(), &env_vars, &at);
+        let declared = root_vars
+            .get(name)
+            .unwrap_or_else(|| panic!("{at}: iac/variables.tf declares no variable {name}"));
+        let ty = attr(declared, "type").expect("typed");
+        values.insert(name.to_string(), convert(value, ty, &at));
     }
     values
 }
 
+/// Every input the root module receives from one environment, by name: `environment` and
+/// each attribute of `settings`, defaults applied.
+fn root_variables_for(env: &str) -> BTreeMap<String, Value> {
+    let mut inputs = root_inputs(env);
+    let settings = match inputs.remove("settings") {
+        Some(Value::Object(settings)) => settings,
+        other => panic!("environments/{env}: settings is not an object: {other:?}"),
+    };
+    inputs.extend(settings);
+    inputs
+}
+
+/// A value as Terraform hands it to a variable of type `ty`: absent `optional(T, default)`
+/// attributes get their default (absent `optional(T)` ones null), recursively through
+/// objects, maps and lists. An attribute the type does not declare fails: Terraform would
+/// drop it without a word, so a misspelt setting would silently take its default.
+fn convert(value: Value, ty: &Expression, what: &str) -> Value {
+    let Expression::FuncCall(call) = ty else {
+        return value;
+    };
+    match (call.name.name.as_str(), call.args.first()) {
+        ("object", Some(Expression::Object(attrs))) => {
+            let Value::Object(mut given) = value else {
+                panic!("{what}: expected an object, found {value:?}")
+            };
+            let mut out = hcl::Map::new();
+            for (key, attr_ty) in attrs {
+                let key = object_key(key).expect("an attribute name");
+                let at = format!("{what}.{key}");
+                let (inner, default) = match attr_ty {
+                    Expression::FuncCall(o) if o.name.name.as_str() == "optional" => (
+                        &o.args[0],
+                        Some(
+                            o.args
+                                .get(1)
+                                .map_or(Value::Null, |d| eval(d, &BTreeMap::new(), &at)),
+                        ),
+                    ),
+                    other => (other, None),
+                };
+                let v = match (given.shift_remove(&key), default) {
+                    (Some(v), _) => v,
+                    (None, Some(d)) => d,
+                    (None, None) => panic!("{at} is required"),
+                };
+                let v = if v.is_null() {
+                    v
+                } else {
+                    convert(v, inner, &at)
+                };
+                out.insert(key, v);
+            }
+            let undeclared: Vec<&String> = given.keys().collect();
+            assert!(
+                undeclared.is_empty(),
+                "{what}: {undeclared:?} not declared by its type in iac/variables.tf (Terraform would drop it)"
+            );
+            Value::Object(out)
+        }
+        ("map", Some(inner)) => match value {
+            Value::Object(o) => Value::Object(
+                o.into_iter()
+                    .map(|(k, v)| {
+                        let v = convert(v, inner, &format!("{what}[{k}]"));
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        },
+        ("list" | "set", Some(inner)) => match value {
+            Value::Array(a) => {
+                Value::Array(a.into_iter().map(|v| convert(v, inner, what)).collect())
+            }
+            other => other,
+        },
+        _ => value,
+    }
+}
+
 /// The `locals` of naming_conventions.tf evaluated for one environment.
 fn naming_locals(env: &str) -> hcl::Map<String, Value> {
-    let vars = root_variables_for(env);
+    let vars = root_inputs(env);
     let body = parse(&iac_dir().join("naming_conventions.tf"));
     evaluate_locals(&body, &vars, &format!("naming_conventions.tf for {env}"))
 }
@@ -574,7 +885,7 @@ fn the_layout_has_the_root_files_every_module_and_every_environment() {
         }
     }
     for env in ENVIRONMENTS {
-        for file in ["main.tf", "variables.tf", "terraform.tfvars"] {
+        for file in ["main.tf", "backend.tf", "terraform.tfvars"] {
             required.push(format!("environments/{env}/{file}"));
         }
     }
@@ -608,7 +919,7 @@ fn every_variable_is_typed_and_described_and_module_inputs_are_validated() {
     );
     files.extend(ENVIRONMENTS.iter().map(|e| {
         (
-            iac_dir().join("environments").join(e).join("variables.tf"),
+            iac_dir().join("environments").join(e).join("main.tf"),
             false,
         )
     }));
@@ -645,6 +956,31 @@ fn every_variable_is_typed_and_described_and_module_inputs_are_validated() {
                     ));
                 }
             }
+        }
+    }
+
+    // Each setting is described by the comment above it in the `settings` type.
+    let text = fs::read_to_string(iac_dir().join("variables.tf")).expect("readable");
+    let lines: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "variable \"settings\" {")
+        .take_while(|l| *l != "  })")
+        .collect();
+    for (name, _) in settings_attributes() {
+        let at = lines
+            .iter()
+            .position(|l| {
+                l.trim_start().starts_with(&format!("{name} "))
+                    && l.starts_with("    ")
+                    && !l.starts_with("     ")
+            })
+            .unwrap_or_else(|| {
+                panic!("iac/variables.tf: setting {name} not found in the settings type")
+            });
+        if !lines[at - 1].trim_start().starts_with('#') {
+            problems.push(format!(
+                "iac/variables.tf: setting {name} has no comment describing it"
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -749,7 +1085,7 @@ fn every_environment_has_its_inputs_and_an_azurerm_state_backend() {
         }
 
         // terraform.tfvars sets only declared variables, and every one without a default.
-        let env_vars = variables(&dir.join("variables.tf"));
+        let env_vars = environment_declarations(env);
         let tfvars: BTreeSet<String> = parse(&dir.join("terraform.tfvars"))
             .attributes()
             .map(|a| a.key().to_string())
@@ -768,7 +1104,9 @@ fn every_environment_has_its_inputs_and_an_azurerm_state_backend() {
                 );
             }
         }
-        // Evaluates every argument (fails on a reference to a missing variable).
+        // Evaluates every argument (fails on a reference to a missing variable) and converts
+        // settings to its type: fails on a required setting left out, and on one the type
+        // does not declare (a misspelt name, which Terraform would drop silently).
         let _ = root_variables_for(env);
     }
 }
@@ -1211,12 +1549,7 @@ fn the_function_app_sets_every_setting_the_handler_and_the_bindings_read() {
     );
 
     // Defaults of the root module.
-    let root_vars = variables(&iac_dir().join("variables.tf"));
-    let default = |name: &str| {
-        attr(&root_vars[name], "default")
-            .and_then(literal_str)
-            .map(str::to_string)
-    };
+    let default = |name: &str| literal_str(&settings_default(name)).map(str::to_string);
     assert_eq!(default("window_schedule").as_deref(), Some("0 */5 * * * *"));
     assert_eq!(
         default("engine_config_path").as_deref(),
@@ -1380,16 +1713,12 @@ fn the_app_and_its_slot_share_one_database_identity_which_is_the_database_admini
         "the system-assigned identities of the app and the slot must not be database principals: {administrators}"
     );
     // Still switchable, and on by default (the app migrates and owns the schema).
-    let root_vars = variables(&iac_dir().join("variables.tf"));
-    let switch = root_vars
-        .get("function_identity_is_database_administrator")
-        .expect("variable function_identity_is_database_administrator");
     assert!(matches!(
-        attr(switch, "default"),
-        Some(Expression::Bool(true))
+        settings_default("function_identity_is_database_administrator"),
+        Expression::Bool(true)
     ));
     assert!(
-        administrators.contains("var.function_identity_is_database_administrator"),
+        administrators.contains("var.settings.function_identity_is_database_administrator"),
         "function_identity_is_database_administrator must switch the registration"
     );
 }
@@ -1601,9 +1930,7 @@ fn the_docs_name_only_the_roles_the_terraform_grants() {
             granted.insert(role.to_string());
         }
     }
-    let root_vars = variables(&iac_dir().join("variables.tf"));
-    if let Some(Expression::Array(defaults)) = attr(&root_vars["function_storage_roles"], "default")
-    {
+    if let Expression::Array(defaults) = settings_default("function_storage_roles") {
         granted.extend(defaults.iter().filter_map(literal_str).map(str::to_string));
     }
     let known = [
@@ -1667,9 +1994,7 @@ fn role_assignments_grant_only_data_roles_on_narrow_scopes() {
             r.name
         );
     }
-    let root_vars = variables(&iac_dir().join("variables.tf"));
-    if let Some(Expression::Array(defaults)) = attr(&root_vars["function_storage_roles"], "default")
-    {
+    if let Expression::Array(defaults) = settings_default("function_storage_roles") {
         roles.extend(defaults.iter().filter_map(literal_str).map(str::to_string));
     }
     for needed in [
@@ -1790,36 +2115,201 @@ fn the_outputs_other_tools_need_exist_and_secrets_are_sensitive() {
     );
 }
 
-/// The three environment roots are copies by design (each must plan on its own), so a
-/// change to one that is not made to the others is drift: they may differ only in the
-/// environment's name and the comment describing it.
+/// An environment root is thin: its state backend, the provider, one `settings` variable
+/// passed as it is to one call of the root module, and outputs that only pass the root
+/// module's on. The declarations, defaults, validations and outputs they share live once, in
+/// iac/. The root module's sensitive outputs are passed on as sensitive outputs of their
+/// own and kept out of the `paymetrics` object.
+#[test]
+fn the_environment_roots_hold_only_a_backend_a_provider_and_one_call_of_the_root_module() {
+    let root_outputs = parse(&iac_dir().join("outputs.tf"));
+    let sensitive: BTreeSet<String> = blocks(&root_outputs, "output")
+        .filter(|b| matches!(attr(b.body(), "sensitive"), Some(Expression::Bool(true))))
+        .map(|b| label(b, 0).to_string())
+        .collect();
+    assert!(
+        !sensitive.is_empty(),
+        "iac/outputs.tf has sensitive outputs"
+    );
+    let text = |e: &Expression| {
+        hcl::format::to_string(e)
+            .expect("formats")
+            .split_whitespace()
+            .collect::<String>()
+    };
+    for env in ENVIRONMENTS {
+        let dir = iac_dir().join("environments").join(env);
+        let files = parse_dir(&dir);
+        let file_names: Vec<String> = files
+            .iter()
+            .map(|(p, _)| p.file_name().expect("a file").to_string_lossy().to_string())
+            .collect();
+        assert_eq!(
+            file_names,
+            ["backend.tf", "main.tf"],
+            "environments/{env}: only backend.tf and main.tf (with terraform.tfvars)"
+        );
+        let mut modules = Vec::new();
+        let mut variables = Vec::new();
+        let mut providers = 0;
+        let mut outputs = BTreeMap::new();
+        for (path, body) in &files {
+            for block in body.blocks() {
+                match block.identifier() {
+                    "terraform" => {}
+                    "provider" => providers += 1,
+                    "module" => modules.push(block.clone()),
+                    "variable" => variables.push(block.clone()),
+                    "output" => {
+                        outputs.insert(label(block, 0).to_string(), block.body().clone());
+                    }
+                    other => panic!(
+                        "{}: an environment root holds no {other} block: put it in iac/",
+                        rel(path)
+                    ),
+                }
+            }
+            assert_eq!(
+                body.attributes().count(),
+                0,
+                "{}: no top-level attributes",
+                rel(path)
+            );
+        }
+        assert_eq!(providers, 1, "environments/{env}: one provider block");
+
+        // One variable, `settings`, of type any: the root module gives it its type.
+        assert_eq!(
+            variables.iter().map(|v| label(v, 0)).collect::<Vec<_>>(),
+            ["settings"],
+            "environments/{env} declares only settings"
+        );
+        let settings = variables[0].body();
+        assert!(
+            matches!(attr(settings, "type"), Some(Expression::Variable(v)) if v.as_str() == "any"),
+            "environments/{env}: settings is `any`, its type is declared once in iac/variables.tf"
+        );
+        assert!(
+            attr(settings, "default").is_none(),
+            "environments/{env}: settings comes from terraform.tfvars"
+        );
+
+        // One module call, of the root module, that only names the environment and passes
+        // the settings on.
+        assert_eq!(modules.len(), 1, "environments/{env}: one module call");
+        let call = modules[0].body();
+        assert_eq!(label(&modules[0], 0), "paymetrics");
+        let arguments: BTreeSet<&str> = call.attributes().map(|a| a.key()).collect();
+        assert_eq!(
+            arguments,
+            BTreeSet::from(["source", "environment", "settings"]),
+            "environments/{env}: the module call passes only environment and settings"
+        );
+        assert_eq!(
+            attr(call, "settings").map(text).as_deref(),
+            Some("var.settings")
+        );
+        assert!(
+            call.blocks().next().is_none(),
+            "environments/{env}: no blocks in the module call"
+        );
+
+        // Outputs only pass the root module's on.
+        let all = outputs
+            .remove("paymetrics")
+            .unwrap_or_else(|| panic!("environments/{env} has no output paymetrics"));
+        let all_value = attr(&all, "value").map(text).unwrap_or_default();
+        assert!(
+            all_value.starts_with("{forname,valueinmodule.paymetrics:name=>value"),
+            "environments/{env}: output paymetrics is the root module's outputs: {all_value}"
+        );
+        for secret in &sensitive {
+            assert!(
+                all_value.contains(&format!("name!=\"{secret}\"")),
+                "environments/{env}: output paymetrics must leave out the sensitive {secret}"
+            );
+        }
+        let passed_on: BTreeSet<String> = outputs.keys().cloned().collect();
+        assert_eq!(
+            passed_on, sensitive,
+            "environments/{env}: each sensitive output of the root module is its own output"
+        );
+        for (name, output) in &outputs {
+            assert_eq!(
+                attr(output, "value").map(text),
+                Some(format!("module.paymetrics.{name}")),
+                "environments/{env}: output {name}"
+            );
+            assert!(
+                matches!(attr(output, "sensitive"), Some(Expression::Bool(true))),
+                "environments/{env}: output {name} must be sensitive"
+            );
+        }
+    }
+}
+
+/// What is left in the environment roots is the same in each (the provider, the variable,
+/// the module call and the outputs): main.tf may differ only in the environment's name and
+/// the comments describing it. Their backend.tf and terraform.tfvars differ by design.
 #[test]
 fn the_environment_roots_differ_only_in_the_environment_name() {
     let root = iac_dir().join("environments");
-    let read = |env: &str, file: &str| std::fs::read_to_string(root.join(env).join(file)).unwrap();
     let normalized = |env: &str| {
-        read(env, "main.tf")
+        fs::read_to_string(root.join(env).join("main.tf"))
+            .expect("readable")
             .lines()
             .filter(|line| !line.trim_start().starts_with('#'))
             .collect::<Vec<_>>()
             .join("\n")
             .replace(&format!("environment = \"{env}\""), "environment = \"ENV\"")
     };
-    for env in ["staging", "production"] {
-        assert_eq!(
-            read("dev", "variables.tf"),
-            read(env, "variables.tf"),
-            "{env}/variables.tf drifted from dev"
-        );
-        assert_eq!(
-            read("dev", "outputs.tf"),
-            read(env, "outputs.tf"),
-            "{env}/outputs.tf drifted from dev"
-        );
+    for env in &ENVIRONMENTS[1..] {
         assert_eq!(
             normalized("dev"),
             normalized(env),
             "{env}/main.tf differs from dev in more than its name"
+        );
+    }
+}
+
+/// Refactoring the environments changes no value: what each environment's terraform.tfvars
+/// and the defaults give the root module is exactly the table taken from the files before.
+#[test]
+fn every_environment_gives_the_root_module_the_values_it_always_had() {
+    assert_eq!(
+        EFFECTIVE_INPUTS.map(|(env, _)| env),
+        ENVIRONMENTS,
+        "EFFECTIVE_INPUTS has a table for every environment"
+    );
+    for (env, expected) in EFFECTIVE_INPUTS {
+        let expected: BTreeMap<String, Value> = parse_text(expected, env)
+            .attributes()
+            .map(|a| {
+                let value = eval(
+                    a.expr(),
+                    &BTreeMap::new(),
+                    &format!("EFFECTIVE_INPUTS {env}"),
+                );
+                (a.key().to_string(), value)
+            })
+            .collect();
+        let actual = root_variables_for(env);
+        let names: BTreeSet<&String> = expected.keys().chain(actual.keys()).collect();
+        let differences: Vec<String> = names
+            .into_iter()
+            .filter(|name| expected.get(*name) != actual.get(*name))
+            .map(|name| {
+                format!(
+                    "{name}: was {:?}, is now {:?}",
+                    expected.get(name),
+                    actual.get(name)
+                )
+            })
+            .collect();
+        assert!(
+            differences.is_empty(),
+            "{env} changed:\n{}",
+            differences.join("\n")
         );
     }
 }

@@ -1,8 +1,10 @@
 # Dev environment: small and cheap. A Basic (B1) Dedicated plan without slots, burstable
 # PostgreSQL without high availability, 2 partitions, 1 throughput unit, 1 day of retention.
 #
-# Plan and apply from this folder (iac/README.md): terraform init, then plan/apply; the
-# values are in terraform.tfvars, the state backend in backend.tf.
+# An environment root holds only what a root module must: the state backend (backend.tf),
+# the provider, and one call of the root module (iac/), which declares, defaults and
+# validates every setting and holds the outputs. This environment's values are the
+# `settings` object of terraform.tfvars. Plan and apply from this folder (iac/README.md).
 
 terraform {
   required_version = "~> 1.9.8"
@@ -33,43 +35,32 @@ provider "azurerm" {
   }
 }
 
+variable "settings" {
+  # Passed through as it is: the root module's `settings` type (iac/variables.tf) converts,
+  # defaults and validates it, so it is declared once, there.
+  type        = any
+  description = "This environment's settings (terraform.tfvars), as iac/variables.tf declares them."
+}
+
 module "paymetrics" {
   source = "../.."
 
   environment = "dev"
-  location    = var.location
-  instance    = var.instance
-  owner       = var.owner
-  cost_center = var.cost_center
+  settings    = var.settings
+}
 
-  vnet_address_space     = var.vnet_address_space
-  function_subnet_prefix = var.function_subnet_prefix
-  endpoint_subnet_prefix = var.endpoint_subnet_prefix
+# The root module's outputs (iac/outputs.tf) as one object, all but the secret:
+# `terraform output paymetrics`, or one value with
+# `terraform output -json paymetrics | jq -r .function_app_name`. Terraform refuses a
+# sensitive value in it, so a new sensitive output of the root module fails the plan until
+# it is left out here and passed on as its own sensitive output (tests/iac.rs checks both).
+output "paymetrics" {
+  description = "Every output of the root module (iac/outputs.tf) except the sensitive ones, which follow."
+  value       = { for name, value in module.paymetrics : name => value if name != "application_insights_connection_string" }
+}
 
-  eventhub_capacity                 = var.eventhub_capacity
-  eventhub_maximum_throughput_units = var.eventhub_maximum_throughput_units
-  eventhub_partition_count          = var.eventhub_partition_count
-  eventhub_message_retention_days   = var.eventhub_message_retention_days
-  eventhub_allowed_ip_ranges        = var.eventhub_allowed_ip_ranges
-  eventhub_sender_principals        = var.eventhub_sender_principals
-
-  function_plan_sku                     = var.function_plan_sku
-  function_worker_count                 = var.function_worker_count
-  function_maximum_elastic_worker_count = var.function_maximum_elastic_worker_count
-  function_zone_balancing_enabled       = var.function_zone_balancing_enabled
-  function_staging_slot_enabled         = var.function_staging_slot_enabled
-
-  storage_replication_type  = var.storage_replication_type
-  storage_allowed_ip_ranges = var.storage_allowed_ip_ranges
-
-  postgresql_sku_name                      = var.postgresql_sku_name
-  postgresql_storage_mb                    = var.postgresql_storage_mb
-  postgresql_backup_retention_days         = var.postgresql_backup_retention_days
-  postgresql_geo_redundant_backup_enabled  = var.postgresql_geo_redundant_backup_enabled
-  postgresql_high_availability_enabled     = var.postgresql_high_availability_enabled
-  postgresql_public_network_access_enabled = var.postgresql_public_network_access_enabled
-  postgresql_firewall_rules                = var.postgresql_firewall_rules
-  database_administrator                   = var.database_administrator
-
-  log_retention_days = var.log_retention_days
+output "application_insights_connection_string" {
+  description = "Application Insights connection string."
+  value       = module.paymetrics.application_insights_connection_string
+  sensitive   = true
 }

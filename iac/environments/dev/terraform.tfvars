@@ -2,41 +2,46 @@
 # integration, no slots: the pipeline deploys dev in place), burstable PostgreSQL with the
 # minimum backup window, the smallest Event Hubs namespace that allows consumer groups and
 # network rules.
+#
+# Every setting iac/variables.tf declares can be set here; those left out take its
+# default. Keys it does not declare are refused by tests/iac.rs (Terraform drops them).
 
-location    = "westeurope"
-owner       = "payments-platform"
-cost_center = "cc-payments-dev"
+settings = {
+  location    = "westeurope"
+  owner       = "payments-platform"
+  cost_center = "cc-payments-dev"
 
-vnet_address_space     = ["10.40.0.0/22"]
-function_subnet_prefix = "10.40.0.0/24"
-endpoint_subnet_prefix = "10.40.1.0/27"
+  vnet_address_space     = ["10.40.0.0/22"]
+  function_subnet_prefix = "10.40.0.0/24"
+  endpoint_subnet_prefix = "10.40.1.0/27"
 
-eventhub_capacity                 = 1
-eventhub_maximum_throughput_units = 0
-eventhub_partition_count          = 2
-eventhub_message_retention_days   = 1
-# Add the public IPs of machines that run the simulator against dev, e.g. ["203.0.113.0/28"].
-eventhub_allowed_ip_ranges = []
+  eventhub_capacity                 = 1
+  eventhub_maximum_throughput_units = 0
+  eventhub_partition_count          = 2
+  eventhub_message_retention_days   = 1
+  # Add the public IPs of machines that run the simulator against dev, e.g. ["203.0.113.0/28"].
+  eventhub_allowed_ip_ranges = []
 
-function_plan_sku                     = "B1"
-function_worker_count                 = 1
-function_maximum_elastic_worker_count = 1
-function_zone_balancing_enabled       = false
-function_staging_slot_enabled         = false
+  function_plan_sku                     = "B1"
+  function_worker_count                 = 1
+  function_maximum_elastic_worker_count = 1
+  function_zone_balancing_enabled       = false
+  function_staging_slot_enabled         = false
 
-storage_replication_type = "LRS"
+  storage_replication_type = "LRS"
 
-postgresql_sku_name                     = "B_Standard_B1ms"
-postgresql_storage_mb                   = 32768
-postgresql_backup_retention_days        = 7
-postgresql_geo_redundant_backup_enabled = false
-postgresql_high_availability_enabled    = false
+  postgresql_sku_name                     = "B_Standard_B1ms"
+  postgresql_storage_mb                   = 32768
+  postgresql_backup_retention_days        = 7
+  postgresql_geo_redundant_backup_enabled = false
+  postgresql_high_availability_enabled    = false
 
-# The identity the dev pipeline runs as (AZURE_CLIENT_ID of the GitHub environment "dev"):
-# it runs Terraform and is the operators' Entra administrator of the server. Migrations are
-# not run by it: the Function App applies them at start.
-database_administrator = {
-  principal_name = "sp-paymetrics-github-dev"
+  # The identity the dev pipeline runs as (AZURE_CLIENT_ID of the GitHub environment "dev"):
+  # it runs Terraform and is the operators' Entra administrator of the server. Migrations are
+  # not run by it: the Function App applies them at start.
+  database_administrator = {
+    principal_name = "sp-paymetrics-github-dev"
+  }
+
+  log_retention_days = 30
 }
-
-log_retention_days = 30
