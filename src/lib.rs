@@ -29,6 +29,7 @@ pub const VERSION: &str = concat!(
 );
 
 pub mod domain;
+mod serde_duration;
 pub mod engine;
 pub mod functions;
 pub mod ingest;

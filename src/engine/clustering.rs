@@ -49,7 +49,7 @@ pub struct ClusteringPolicy {
     /// Number of clusters.
     pub k: usize,
     /// Trailing period of activity that defines a merchant's behaviour.
-    #[serde(with = "crate::settings::duration")]
+    #[serde(with = "crate::serde_duration::duration")]
     pub period: std::time::Duration,
     /// Features, scaled to zero mean and unit variance before clustering.
     pub features: Vec<Feature>,

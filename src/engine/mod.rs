@@ -3,6 +3,8 @@
 //! free of I/O.
 
 pub mod clustering;
+pub mod metrics;
+pub mod retention;
 pub mod rules;
 pub mod windows;
 

@@ -6,12 +6,13 @@
 
 mod batches;
 mod clusters;
+mod config;
 pub mod connect;
 mod health;
 mod migrations;
+mod rules;
 mod windows;
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -19,6 +20,7 @@ use tokio_postgres::error::SqlState;
 
 pub use batches::{BatchContext, StoredBatch, store_batch, store_envelope_invalid};
 pub use clusters::{ClusterReport, cluster_merchants};
+pub use config::{ConfigError, DatabaseSettings, DbAuth, DbTarget, Secret, SslMode};
 pub use health::{Activity, HealthFacts, health_facts};
 pub use migrations::{
     CONTRACT, MIGRATIONS, Migration, SchemaStatus, Verification, apply as migrations_apply,
@@ -130,21 +132,15 @@ pub struct PoolSettings {
 }
 
 /// Builds a connection pool from a connection string (URL or key=value form), with the
-/// password it contains and TLS as its `sslmode` asks (`require` and `verify-full` verify
-/// the server certificate against the Mozilla roots; `disable` and `prefer` use plain
-/// TCP). No connection is made until one is needed.
+/// password it contains and TLS as [`DatabaseSettings::connection`] decides. No
+/// connection is made until one is needed.
 ///
 /// # Errors
 /// [`StoreError::Config`] when the connection string is invalid.
 pub fn pool(database_url: &str, limits: PoolSettings) -> Result<Pool, StoreError> {
-    let config = tokio_postgres::Config::from_str(database_url)
+    let (config, tls) = DatabaseSettings::from_url(database_url)
+        .connection()
         .map_err(|e| StoreError::Config(e.to_string()))?;
-    let tls = match config.get_ssl_mode() {
-        tokio_postgres::config::SslMode::Require => {
-            connect::Tls::verify(None).map_err(StoreError::Config)?
-        }
-        _ => connect::Tls::Disable,
-    };
     pool_with(config, &tls, connect::Password::Fixed, limits)
 }
 
