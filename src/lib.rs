@@ -29,10 +29,10 @@ pub const VERSION: &str = concat!(
 );
 
 pub mod domain;
-mod serde_duration;
 pub mod engine;
 pub mod functions;
 pub mod ingest;
+mod serde_duration;
 pub mod settings;
 pub mod simulator;
 pub mod store;

@@ -18,9 +18,9 @@ mod reload;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub(crate) use crate::serde_duration::duration;
 /// Kept here for the callers that name them through settings.
 pub use crate::engine::retention::RetentionPolicy;
+pub(crate) use crate::serde_duration::duration;
 pub use crate::store::{DatabaseSettings, DbAuth, DbTarget, Secret, SslMode};
 pub use engine::EngineConfig;
 pub use reload::{EngineHandle, RELOAD_INTERVAL};

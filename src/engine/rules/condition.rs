@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use cel::common::ast::{Expr, IdedExpr, LiteralValue, operators};
+use cel::common::ast::{CallExpr, Expr, IdedExpr, LiteralValue, operators};
 use rust_decimal::Decimal;
 
 use super::field::{Field, Kind, field_list};
@@ -84,77 +84,7 @@ pub(super) fn condition(expr: &Expr) -> Result<Condition, String> {
             )),
             None => Err(format!("unknown field '{name}'; {}", field_list())),
         },
-        Expr::Call(call) => {
-            let args = &call.args;
-            match call.func_name.as_str() {
-                operators::LOGICAL_AND | operators::LOGICAL_OR if args.len() == 2 => {
-                    let (a, b) = (condition(&args[0].expr)?, condition(&args[1].expr)?);
-                    Ok(if call.func_name == operators::LOGICAL_AND {
-                        Condition::And(Box::new(a), Box::new(b))
-                    } else {
-                        Condition::Or(Box::new(a), Box::new(b))
-                    })
-                }
-                operators::LOGICAL_NOT if args.len() == 1 => {
-                    Ok(Condition::Not(Box::new(condition(&args[0].expr)?)))
-                }
-                operators::IN if args.len() == 2 => {
-                    let field = field_of(&args[0].expr)?;
-                    let Expr::List(list) = &args[1].expr else {
-                        return Err(format!(
-                            "{} in ... needs a list such as ['a', 'b']",
-                            field.column()
-                        ));
-                    };
-                    let values = list
-                        .elements
-                        .iter()
-                        .map(|e| literal_for(field, &e.expr))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    if values.is_empty() {
-                        return Err(format!("{} in []: the list is empty", field.column()));
-                    }
-                    Ok(Condition::In(field, values))
-                }
-                op @ (operators::EQUALS
-                | operators::NOT_EQUALS
-                | operators::LESS
-                | operators::LESS_EQUALS
-                | operators::GREATER
-                | operators::GREATER_EQUALS)
-                    if args.len() == 2 =>
-                {
-                    let cmp = match op {
-                        operators::EQUALS => Cmp::Eq,
-                        operators::NOT_EQUALS => Cmp::Ne,
-                        operators::LESS => Cmp::Lt,
-                        operators::LESS_EQUALS => Cmp::Le,
-                        operators::GREATER => Cmp::Gt,
-                        _ => Cmp::Ge,
-                    };
-                    // field OP literal, or literal OP field (mirrored).
-                    let (field, literal, cmp) =
-                        match (field_of(&args[0].expr), field_of(&args[1].expr)) {
-                            (Ok(field), _) => (field, &args[1].expr, cmp),
-                            (Err(_), Ok(field)) => (field, &args[0].expr, mirror(cmp)),
-                            (Err(e), Err(_)) => return Err(e),
-                        };
-                    let value = literal_for(field, literal)?;
-                    if !matches!(cmp, Cmp::Eq | Cmp::Ne) && field.kind() != Kind::Number {
-                        return Err(format!(
-                            "{} is {}: only == and != (or in) apply to it",
-                            field.column(),
-                            field.kind()
-                        ));
-                    }
-                    Ok(Condition::Compare(field, cmp, value))
-                }
-                other => Err(format!(
-                    "'{}' is not supported in a condition; use == != < <= > >= in && || ! and parentheses",
-                    other.trim_matches('_')
-                )),
-            }
-        }
+        Expr::Call(call) => call_condition(call),
         Expr::Select(select) => Err(format!(
             "'.{}': fields are plain names, e.g. status",
             select.field
@@ -162,6 +92,85 @@ pub(super) fn condition(expr: &Expr) -> Result<Condition, String> {
         Expr::Literal(_) => Err("a condition must be true or false, not a number or string".into()),
         _ => Err("not a condition; use == != < <= > >= in && || ! and parentheses".into()),
     }
+}
+
+/// A call (`&&`, `||`, `!`, `in`, a comparison) as a condition.
+fn call_condition(call: &CallExpr) -> Result<Condition, String> {
+    let args = &call.args;
+    match call.func_name.as_str() {
+        operators::LOGICAL_AND | operators::LOGICAL_OR if args.len() == 2 => {
+            let (a, b) = (condition(&args[0].expr)?, condition(&args[1].expr)?);
+            Ok(if call.func_name == operators::LOGICAL_AND {
+                Condition::And(Box::new(a), Box::new(b))
+            } else {
+                Condition::Or(Box::new(a), Box::new(b))
+            })
+        }
+        operators::LOGICAL_NOT if args.len() == 1 => {
+            Ok(Condition::Not(Box::new(condition(&args[0].expr)?)))
+        }
+        operators::IN if args.len() == 2 => membership(&args[0].expr, &args[1].expr),
+        op @ (operators::EQUALS
+        | operators::NOT_EQUALS
+        | operators::LESS
+        | operators::LESS_EQUALS
+        | operators::GREATER
+        | operators::GREATER_EQUALS)
+            if args.len() == 2 =>
+        {
+            comparison(op, &args[0].expr, &args[1].expr)
+        }
+        other => Err(format!(
+            "'{}' is not supported in a condition; use == != < <= > >= in && || ! and parentheses",
+            other.trim_matches('_')
+        )),
+    }
+}
+
+/// `field in [literal, ...]`.
+fn membership(field: &Expr, list: &Expr) -> Result<Condition, String> {
+    let field = field_of(field)?;
+    let Expr::List(list) = list else {
+        return Err(format!(
+            "{} in ... needs a list such as ['a', 'b']",
+            field.column()
+        ));
+    };
+    let values = list
+        .elements
+        .iter()
+        .map(|e| literal_for(field, &e.expr))
+        .collect::<Result<Vec<_>, _>>()?;
+    if values.is_empty() {
+        return Err(format!("{} in []: the list is empty", field.column()));
+    }
+    Ok(Condition::In(field, values))
+}
+
+/// `field OP literal`, or `literal OP field` (mirrored).
+fn comparison(op: &str, left: &Expr, right: &Expr) -> Result<Condition, String> {
+    let cmp = match op {
+        operators::EQUALS => Cmp::Eq,
+        operators::NOT_EQUALS => Cmp::Ne,
+        operators::LESS => Cmp::Lt,
+        operators::LESS_EQUALS => Cmp::Le,
+        operators::GREATER => Cmp::Gt,
+        _ => Cmp::Ge,
+    };
+    let (field, literal, cmp) = match (field_of(left), field_of(right)) {
+        (Ok(field), _) => (field, right, cmp),
+        (Err(_), Ok(field)) => (field, left, mirror(cmp)),
+        (Err(e), Err(_)) => return Err(e),
+    };
+    let value = literal_for(field, literal)?;
+    if !matches!(cmp, Cmp::Eq | Cmp::Ne) && field.kind() != Kind::Number {
+        return Err(format!(
+            "{} is {}: only == and != (or in) apply to it",
+            field.column(),
+            field.kind()
+        ));
+    }
+    Ok(Condition::Compare(field, cmp, value))
 }
 
 fn mirror(cmp: Cmp) -> Cmp {

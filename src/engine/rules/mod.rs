@@ -25,6 +25,8 @@ use aggregate::parse_aggregate;
 use condition::{parse_condition, pins_one_currency};
 use field::field_list;
 
+use crate::engine::windows::FIVE_MINUTES;
+
 /// A rule as written in the YAML.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,65 +114,97 @@ pub fn compile(specs: &[RuleSpec]) -> Result<Vec<Rule>, Vec<RuleError>> {
     }
 }
 
+/// The problems found in one rule, each with its line.
+struct Problems<'a> {
+    rule: &'a str,
+    errors: Vec<RuleError>,
+}
+
+impl Problems<'_> {
+    fn fail(&mut self, line: u64, message: String) {
+        self.errors.push(RuleError {
+            line,
+            rule: self.rule.to_owned(),
+            message,
+        });
+    }
+
+    /// The value of a step that succeeded; a failed step is recorded at `line`.
+    fn take<T>(&mut self, line: u64, step: Result<T, String>) -> Option<T> {
+        step.map_err(|message| self.fail(line, message)).ok()
+    }
+}
+
 fn compile_one(spec: &RuleSpec) -> Result<Rule, Vec<RuleError>> {
     let name = spec.name.value.clone();
-    let mut errors = Vec::new();
-    let mut fail = |line: u64, message: String| {
-        errors.push(RuleError {
-            line,
-            rule: name.clone(),
-            message,
-        })
+    let mut problems = Problems {
+        rule: &name,
+        errors: Vec::new(),
     };
-    let valid_name = !name.is_empty()
+    problems.take(spec.name.referenced.line(), check_name(&name));
+    let window_seconds = match &spec.window {
+        None => Some(FIVE_MINUTES),
+        Some(window) => problems.take(window.referenced.line(), parse_window(&window.value)),
+    };
+    let filter = spec.condition.as_ref().and_then(|text| {
+        let parsed = parse_condition(&text.value).map_err(|m| format!("where: {m}"));
+        problems.take(text.referenced.line(), parsed)
+    });
+    let group_by = dimensions(spec, &mut problems);
+    let line = spec.aggregate.referenced.line();
+    let parsed = parse_aggregate(&spec.aggregate.value).map_err(|m| format!("aggregate: {m}"));
+    let aggregate = problems.take(line, parsed).and_then(|aggregate| {
+        let checked = one_currency(spec, &aggregate, filter.as_ref(), &group_by);
+        problems.take(line, checked).map(|()| aggregate)
+    });
+    match (window_seconds, aggregate) {
+        (Some(window_seconds), Some(aggregate)) if problems.errors.is_empty() => Ok(Rule {
+            version: version(spec),
+            description: spec.description.clone(),
+            window_seconds,
+            filter,
+            group_by,
+            aggregate,
+            name,
+        }),
+        _ => Err(problems.errors),
+    }
+}
+
+/// 1 to 63 lower-case letters, digits and underscores: a name safe in every report.
+fn check_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
         && name.len() <= 63
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !valid_name {
-        fail(
-            spec.name.referenced.line(),
+    if valid {
+        Ok(())
+    } else {
+        Err(
             "name: use 1 to 63 lower-case letters, digits and underscores, e.g. card_decline_rate"
                 .into(),
-        );
+        )
     }
+}
 
-    let window_seconds = match &spec.window {
-        None => Some(300),
-        Some(window) => match parse_window(&window.value) {
-            Ok(seconds) => Some(seconds),
-            Err(message) => {
-                fail(window.referenced.line(), message);
-                None
-            }
-        },
-    };
-
-    let filter = match &spec.condition {
-        None => None,
-        Some(text) => match parse_condition(&text.value) {
-            Ok(condition) => Some(condition),
-            Err(message) => {
-                fail(text.referenced.line(), format!("where: {message}"));
-                None
-            }
-        },
-    };
-
+/// The `group_by` fields, each a known text or boolean field listed once.
+fn dimensions(spec: &RuleSpec, problems: &mut Problems<'_>) -> Vec<Field> {
     let mut group_by = Vec::new();
     for dimension in &spec.group_by {
+        let line = dimension.referenced.line();
         match Field::parse(&dimension.value) {
-            Some(Field::Amount) => fail(
-                dimension.referenced.line(),
+            Some(Field::Amount) => problems.fail(
+                line,
                 "group_by: amount is a measure, not a dimension; group by a text field".into(),
             ),
-            Some(field) if group_by.contains(&field) => fail(
-                dimension.referenced.line(),
+            Some(field) if group_by.contains(&field) => problems.fail(
+                line,
                 format!("group_by: {} is listed twice", field.column()),
             ),
             Some(field) => group_by.push(field),
-            None => fail(
-                dimension.referenced.line(),
+            None => problems.fail(
+                line,
                 format!(
                     "group_by: unknown field '{}'; {}",
                     dimension.value,
@@ -179,44 +213,26 @@ fn compile_one(spec: &RuleSpec) -> Result<Rule, Vec<RuleError>> {
             ),
         }
     }
+    group_by
+}
 
-    let aggregate = match parse_aggregate(&spec.aggregate.value) {
-        Ok(aggregate) => Some(aggregate),
-        Err(message) => {
-            fail(
-                spec.aggregate.referenced.line(),
-                format!("aggregate: {message}"),
-            );
-            None
-        }
-    };
-    if let Some(aggregate) = &aggregate {
-        let grouped = group_by.contains(&Field::Currency);
-        let pinned = filter.as_ref().is_some_and(pins_one_currency);
-        if aggregate.adds_money() && !grouped && !pinned {
-            fail(
-                spec.aggregate.referenced.line(),
-                format!(
-                    "aggregate: {} would mix amounts of different currencies; add currency to \
-                     group_by or restrict where to one currency (currency == 'USD')",
-                    spec.aggregate.value.trim()
-                ),
-            );
-        }
+/// An aggregate over amounts must see one currency: grouped by it, or filtered to one.
+fn one_currency(
+    spec: &RuleSpec,
+    aggregate: &Aggregate,
+    filter: Option<&Condition>,
+    group_by: &[Field],
+) -> Result<(), String> {
+    let grouped = group_by.contains(&Field::Currency);
+    let pinned = filter.is_some_and(pins_one_currency);
+    if aggregate.adds_money() && !grouped && !pinned {
+        return Err(format!(
+            "aggregate: {} would mix amounts of different currencies; add currency to \
+             group_by or restrict where to one currency (currency == 'USD')",
+            spec.aggregate.value.trim()
+        ));
     }
-
-    match (window_seconds, aggregate) {
-        (Some(window_seconds), Some(aggregate)) if errors.is_empty() => Ok(Rule {
-            version: version(spec),
-            name,
-            description: spec.description.clone(),
-            window_seconds,
-            filter,
-            group_by,
-            aggregate,
-        }),
-        _ => Err(errors),
-    }
+    Ok(())
 }
 
 fn version(spec: &RuleSpec) -> String {
