@@ -105,14 +105,14 @@ impl ClusteringPolicy {
 pub struct MerchantFeatures {
     /// The merchant.
     pub merchant_id: String,
-    /// Raw values.
+    /// Raw values, unscaled (the engine scales them per run).
     pub values: Vec<f64>,
 }
 
 /// A cluster of a previous run: its id and raw centroid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Centroid {
-    /// Stable id.
+    /// Stable id: kept from run to run for the nearest matching centroid.
     pub cluster_id: i32,
     /// Centroid in raw feature units.
     pub values: Vec<f64>,

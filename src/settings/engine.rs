@@ -37,7 +37,7 @@ pub struct EngineConfig {
     pub retention: RetentionPolicy,
     /// Rule-based metrics for `dynamic_metrics`.
     pub rules: Vec<Rule>,
-    /// Merchant segmentation.
+    /// Merchant segmentation, run by the timer.
     pub clustering: ClusteringPolicy,
 }
 

@@ -79,7 +79,7 @@ pub enum DbTarget {
 pub struct DatabaseSettings {
     /// The server and database.
     pub target: DbTarget,
-    /// Authentication mode.
+    /// Password or Entra ID token; Entra ID is refused without TLS.
     pub auth: DbAuth,
     /// TLS asked for explicitly; `None` follows the URL's `sslmode`, else verifies
     /// unless the server is on this machine.

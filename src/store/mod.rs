@@ -1,5 +1,11 @@
-//! PostgreSQL: the connection pool, schema migrations, the batch writer, window closing
-//! and what the Health function reads.
+//! PostgreSQL, and all the SQL of the crate: the database configuration and TLS policy
+//! (`config`), how connections are made (`connect`), the pool, schema migrations, the
+//! batch writer, window marking, closing and partitions (`windows`), rule metrics rendered
+//! from the engine's typed plan (`rules`), merchant segmentation runs (`clusters`) and
+//! what the Health function reads.
+//!
+//! `store` depends on `engine` and `ingest` (the types it persists), never on `settings`:
+//! settings parse the environment into the types defined here.
 //!
 //! Functions take a client (`&impl GenericClient` or `&mut Client` where they need a
 //! transaction) so callers choose pooling and tests choose their own database.
@@ -116,7 +122,8 @@ fn is_transient_driver_error(error: &tokio_postgres::Error) -> bool {
         || *code == SqlState::LOCK_NOT_AVAILABLE
 }
 
-/// Pool limits.
+/// Pool limits: how many connections, and how long a request, a statement and a lock
+/// wait may take before the invocation fails (and the host retries it).
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
     /// Most connections open at once.

@@ -64,9 +64,9 @@ pub struct RuleError {
 /// A validated rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
-    /// Unique name.
+    /// Unique name: the `rule_name` of its rows in `dynamic_metrics`.
     pub name: String,
-    /// For people.
+    /// What the metric means, for people; never used in computing it.
     pub description: Option<String>,
     /// Window width in seconds.
     pub window_seconds: i64,
