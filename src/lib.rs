@@ -32,6 +32,7 @@ pub mod domain;
 pub mod engine;
 pub mod functions;
 pub mod ingest;
+mod serde_duration;
 pub mod settings;
 pub mod simulator;
 pub mod store;

@@ -49,7 +49,7 @@ pub struct ClusteringPolicy {
     /// Number of clusters.
     pub k: usize,
     /// Trailing period of activity that defines a merchant's behaviour.
-    #[serde(with = "crate::settings::duration")]
+    #[serde(with = "crate::serde_duration::duration")]
     pub period: std::time::Duration,
     /// Features, scaled to zero mean and unit variance before clustering.
     pub features: Vec<Feature>,
@@ -105,14 +105,14 @@ impl ClusteringPolicy {
 pub struct MerchantFeatures {
     /// The merchant.
     pub merchant_id: String,
-    /// Raw values.
+    /// Raw values, unscaled (the engine scales them per run).
     pub values: Vec<f64>,
 }
 
 /// A cluster of a previous run: its id and raw centroid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Centroid {
-    /// Stable id.
+    /// Stable id: kept from run to run for the nearest matching centroid.
     pub cluster_id: i32,
     /// Centroid in raw feature units.
     pub values: Vec<f64>,
@@ -144,6 +144,9 @@ pub struct Segmentation {
 }
 
 /// Clusters merchants; `None` when there are fewer merchants than clusters.
+///
+/// The steps: scale the features, fit k-means, give the clusters stable ids, measure
+/// each merchant's distance and outlier score, and report the centroids in raw units.
 pub fn segment(
     merchants: &[MerchantFeatures],
     policy: &ClusteringPolicy,
@@ -154,21 +157,85 @@ pub fn segment(
     if n < policy.k {
         return None;
     }
-    // Scale each feature to zero mean and unit variance (constant features to zero).
     let raw = Array2::from_shape_fn((n, dims), |(i, j)| merchants[i].values[j]);
-    let mean: Vec<f64> = (0..dims)
-        .map(|j| raw.column(j).mean().unwrap_or(0.0))
+    let scaler = Scaler::fit(&raw);
+    let scaled = Array2::from_shape_fn((n, dims), |(i, j)| scaler.scale(j, raw[[i, j]]));
+    let (labels, centers) = fit(&scaled, policy)?;
+    let ids = stable_ids(&centers, previous, &scaler, policy.k);
+    let distances: Vec<f64> = (0..n)
+        .map(|i| distance(row(&scaled, i), row(&centers, labels[i])))
         .collect();
-    let std: Vec<f64> = (0..dims).map(|j| raw.column(j).std(0.0)).collect();
-    let scale = |j: usize, v: f64| {
-        if std[j] > 0.0 {
-            (v - mean[j]) / std[j]
+    let sizes: Vec<usize> = (0..policy.k)
+        .map(|c| labels.iter().filter(|l| **l == c).count())
+        .collect();
+    let scores = outlier_scores(&scaled, &labels, &centers, &sizes, &distances);
+    let threshold = quantile(&scores, policy.outlier_quantile);
+    let assignments = merchants
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Assignment {
+            merchant_id: m.merchant_id.clone(),
+            cluster_id: ids[labels[i]],
+            distance: distances[i],
+            is_outlier: scores[i] > threshold,
+        })
+        .collect();
+    let mut centroids: Vec<Centroid> = (0..policy.k)
+        .map(|c| Centroid {
+            cluster_id: ids[c],
+            values: (0..dims)
+                .map(|j| scaler.unscale(j, centers[[c, j]]))
+                .collect(),
+            size: sizes[c],
+        })
+        .collect();
+    centroids.sort_by_key(|c| c.cluster_id);
+    Some(Segmentation {
+        assignments,
+        centroids,
+    })
+}
+
+/// Per-feature zero mean and unit variance (a constant feature scales to zero).
+struct Scaler {
+    mean: Vec<f64>,
+    std: Vec<f64>,
+}
+
+impl Scaler {
+    fn fit(raw: &Array2<f64>) -> Self {
+        let dims = raw.ncols();
+        Self {
+            mean: (0..dims)
+                .map(|j| raw.column(j).mean().unwrap_or(0.0))
+                .collect(),
+            std: (0..dims).map(|j| raw.column(j).std(0.0)).collect(),
+        }
+    }
+
+    fn scale(&self, j: usize, v: f64) -> f64 {
+        if self.std[j] > 0.0 {
+            (v - self.mean[j]) / self.std[j]
         } else {
             0.0
         }
-    };
-    let scaled = Array2::from_shape_fn((n, dims), |(i, j)| scale(j, raw[[i, j]]));
+    }
 
+    fn unscale(&self, j: usize, v: f64) -> f64 {
+        if self.std[j] > 0.0 {
+            v * self.std[j] + self.mean[j]
+        } else {
+            self.mean[j]
+        }
+    }
+}
+
+fn row(matrix: &Array2<f64>, i: usize) -> &[f64] {
+    matrix.row(i).to_slice().unwrap_or(&[])
+}
+
+/// k-means (k-means++ start, ten runs, seeded): each merchant's cluster and the centroids.
+fn fit(scaled: &Array2<f64>, policy: &ClusteringPolicy) -> Option<(Array1<usize>, Array2<f64>)> {
     let dataset = DatasetBase::from(scaled.clone());
     let model = KMeans::params_with_rng(policy.k, Xoshiro256Plus::seed_from_u64(policy.seed))
         .init_method(KMeansInit::KMeansPlusPlus)
@@ -177,37 +244,35 @@ pub fn segment(
         .tolerance(1e-6)
         .fit(&dataset)
         .ok()?;
-    let labels: Array1<usize> = model.predict(&scaled);
-    let centers = model.centroids();
+    let labels: Array1<usize> = model.predict(scaled);
+    Some((labels, model.centroids().clone()))
+}
 
-    // Stable ids: pair new centroids with the previous run's (rescaled to this run's
-    // units), nearest pairs first; new clusters get ids not used before.
+/// Stable ids: new centroids are paired with the previous run's (rescaled to this run's
+/// units), nearest pairs first; new clusters get ids not used before, numbered in order
+/// of their centroids so the numbering does not depend on k-means' internal order.
+fn stable_ids(centers: &Array2<f64>, previous: &[Centroid], scaler: &Scaler, k: usize) -> Vec<i32> {
+    let dims = centers.ncols();
     let previous_scaled: Vec<(i32, Vec<f64>)> = previous
         .iter()
         .filter(|c| c.values.len() == dims)
         .map(|c| {
-            (
-                c.cluster_id,
-                c.values
-                    .iter()
-                    .enumerate()
-                    .map(|(j, v)| scale(j, *v))
-                    .collect(),
-            )
+            let values = c
+                .values
+                .iter()
+                .enumerate()
+                .map(|(j, v)| scaler.scale(j, *v));
+            (c.cluster_id, values.collect())
         })
         .collect();
     let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
-    for new in 0..policy.k {
+    for new in 0..k {
         for (old, (_, values)) in previous_scaled.iter().enumerate() {
-            pairs.push((
-                distance(centers.row(new).as_slice().unwrap_or(&[]), values),
-                new,
-                old,
-            ));
+            pairs.push((distance(row(centers, new), values), new, old));
         }
     }
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let mut ids: Vec<Option<i32>> = vec![None; policy.k];
+    let mut ids: Vec<Option<i32>> = vec![None; k];
     let mut taken = vec![false; previous_scaled.len()];
     for (_, new, old) in pairs {
         if ids[new].is_none() && !taken[old] {
@@ -215,9 +280,7 @@ pub fn segment(
             taken[old] = true;
         }
     }
-    // Unmatched clusters (all of them on a first run) are numbered in order of their
-    // centroids, so the numbering does not depend on k-means' internal order.
-    let mut unmatched: Vec<usize> = (0..policy.k).filter(|c| ids[*c].is_none()).collect();
+    let mut unmatched: Vec<usize> = (0..k).filter(|c| ids[*c].is_none()).collect();
     unmatched.sort_by(|a, b| {
         let (ra, rb) = (centers.row(*a), centers.row(*b));
         ra.iter()
@@ -230,70 +293,33 @@ pub fn segment(
     for (id, c) in (first_free..).zip(unmatched) {
         ids[c] = Some(id);
     }
+    ids.into_iter()
+        .map(|id| id.expect("every cluster has an id"))
+        .collect()
+}
 
-    let distances: Vec<f64> = (0..n)
-        .map(|i| {
-            distance(
-                scaled.row(i).as_slice().unwrap_or(&[]),
-                centers.row(labels[i]).as_slice().unwrap_or(&[]),
-            )
-        })
-        .collect();
-    // Outliers are judged by the leave-one-out distance: to the centroid of the rest of
-    // the merchant's cluster, or, for a merchant alone in its cluster (k-means gladly
-    // gives a far-off point its own cluster), to the nearest other centroid.
-    let sizes: Vec<usize> = (0..policy.k)
-        .map(|c| labels.iter().filter(|l| **l == c).count())
-        .collect();
-    let scores: Vec<f64> = (0..n)
+/// Each merchant's leave-one-out distance: to the centroid of the rest of its cluster,
+/// or, for a merchant alone in its cluster (k-means gladly gives a far-off point its own
+/// cluster), to the nearest other centroid.
+fn outlier_scores(
+    scaled: &Array2<f64>,
+    labels: &Array1<usize>,
+    centers: &Array2<f64>,
+    sizes: &[usize],
+    distances: &[f64],
+) -> Vec<f64> {
+    (0..scaled.nrows())
         .map(|i| {
             let own = labels[i];
             match sizes[own] {
-                1 => (0..policy.k)
+                1 => (0..sizes.len())
                     .filter(|c| *c != own)
-                    .map(|c| {
-                        distance(
-                            scaled.row(i).as_slice().unwrap_or(&[]),
-                            centers.row(c).as_slice().unwrap_or(&[]),
-                        )
-                    })
+                    .map(|c| distance(row(scaled, i), row(centers, c)))
                     .fold(f64::INFINITY, f64::min),
                 size => distances[i] * size as f64 / (size - 1) as f64,
             }
         })
-        .collect();
-    let threshold = quantile(&scores, policy.outlier_quantile);
-    let assignments = merchants
-        .iter()
-        .enumerate()
-        .map(|(i, m)| Assignment {
-            merchant_id: m.merchant_id.clone(),
-            cluster_id: ids[labels[i]].expect("every cluster has an id"),
-            distance: distances[i],
-            is_outlier: scores[i] > threshold,
-        })
-        .collect();
-    let mut centroids: Vec<Centroid> = (0..policy.k)
-        .map(|c| Centroid {
-            cluster_id: ids[c].expect("every cluster has an id"),
-            values: (0..dims)
-                .map(|j| {
-                    let v = centers[[c, j]];
-                    if std[j] > 0.0 {
-                        v * std[j] + mean[j]
-                    } else {
-                        mean[j]
-                    }
-                })
-                .collect(),
-            size: sizes[c],
-        })
-        .collect();
-    centroids.sort_by_key(|c| c.cluster_id);
-    Some(Segmentation {
-        assignments,
-        centroids,
-    })
+        .collect()
 }
 
 fn distance(a: &[f64], b: &[f64]) -> f64 {

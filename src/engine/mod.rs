@@ -1,8 +1,13 @@
-//! The metric engine: windows on event time, the policies that decide when a window
-//! is closed, and the rule language of `dynamic_metrics`. The SQL that computes the metrics lives in [`crate::store`]; this module is
-//! free of I/O.
+//! The metric engine, pure (no I/O, no SQL): windows on event time and their widths
+//! (`windows`), the policies that decide when a window is closed and how long data is
+//! kept (`retention`), the metric columns of the 5-minute windows (`metrics`), the rule
+//! language of `dynamic_metrics` (parse, type-check, compile into a typed plan: `rules`)
+//! and merchant segmentation (`clustering`). [`crate::store`] turns the plans into SQL
+//! and runs them.
 
 pub mod clustering;
+pub mod metrics;
+pub mod retention;
 pub mod rules;
 pub mod windows;
 

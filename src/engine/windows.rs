@@ -12,6 +12,17 @@ use serde::Deserialize;
 /// The width of the fixed `payment_metrics_5m` windows, in seconds.
 pub const FIVE_MINUTES: i64 = 300;
 
+/// Every window width in use, in seconds, ascending and without repeats: the fixed
+/// [`FIVE_MINUTES`] of `payment_metrics_5m` and `rule_widths`, those of the rules. The
+/// one definition that the ingest bookkeeping, the closer and the health report share.
+pub fn widths(rule_widths: impl IntoIterator<Item = i64>) -> Vec<i64> {
+    let mut widths: Vec<i64> = rule_widths.into_iter().collect();
+    widths.push(FIVE_MINUTES);
+    widths.sort_unstable();
+    widths.dedup();
+    widths
+}
+
 /// A window: its start and width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Window {
@@ -64,7 +75,7 @@ pub struct WindowPolicy {
     /// How long after its end a window waits for stragglers before it is closed: a window
     /// is due when `window_end + allowed_lateness <= now`. Data arriving later still
     /// counts: it reopens the window, and the next run recomputes it (a new revision).
-    #[serde(with = "crate::settings::duration")]
+    #[serde(with = "crate::serde_duration::duration")]
     pub allowed_lateness: Duration,
     /// Windows closed per database transaction. Bounds the work (and locks) of one step
     /// of a backfill.
@@ -72,7 +83,7 @@ pub struct WindowPolicy {
     /// Time budget of one timer invocation; a backfill beyond it continues at the next
     /// run (the invocation reports how many windows remain). Keep it well inside the
     /// Functions timeout (`functionTimeout` in host.json).
-    #[serde(with = "crate::settings::duration")]
+    #[serde(with = "crate::serde_duration::duration")]
     pub max_run_time: Duration,
 }
 

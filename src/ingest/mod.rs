@@ -28,13 +28,13 @@ pub struct IngestPolicy {
     /// How far ahead of the handler's clock an event's `occurred_at` may be before it is
     /// rejected as `future_timestamp`. Producers' clocks drift; an event from the future
     /// beyond that is a bug that would otherwise land in a window nobody has closed yet.
-    #[serde(with = "crate::settings::duration")]
+    #[serde(with = "crate::serde_duration::duration")]
     pub max_future: Duration,
     /// How far behind the handler's clock an event's `occurred_at` may be before it is
     /// rejected as `expired_timestamp`. Unset by default (any age is accepted); when
     /// `retention.transactions` is set it defaults to, and may not exceed, that, so a
     /// replay of a day that retention already dropped cannot be counted again.
-    #[serde(with = "crate::settings::optional_duration")]
+    #[serde(with = "crate::serde_duration::optional_duration")]
     pub max_age: Option<Duration>,
     /// Largest accepted event, in bytes; a larger one is quarantined as
     /// `event_too_large` (Event Hubs itself allows up to 1 MiB).

@@ -1,19 +1,17 @@
-//! The engine settings file (`config/engine.yaml`): its typed, validated form, and the
-//! handle that reloads it when it changes (or while it is missing, serves a fallback).
+//! The engine settings file (`config/engine.yaml`): its sections as written, and the
+//! typed, validated [`EngineConfig`] with the checks between sections.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::SettingsError;
 use crate::engine::WindowPolicy;
 use crate::engine::clustering::ClusteringPolicy;
+use crate::engine::retention::RetentionPolicy;
 use crate::engine::rules::{self, Rule, RuleSpec};
-use crate::engine::windows::FIVE_MINUTES;
+use crate::engine::windows;
 use crate::ingest::IngestPolicy;
 
 /// The engine settings file as written (`config/engine.yaml`). Every section is
@@ -39,7 +37,7 @@ pub struct EngineConfig {
     pub retention: RetentionPolicy,
     /// Rule-based metrics for `dynamic_metrics`.
     pub rules: Vec<Rule>,
-    /// Merchant segmentation.
+    /// Merchant segmentation, run by the timer.
     pub clustering: ClusteringPolicy,
 }
 
@@ -47,65 +45,7 @@ impl EngineConfig {
     /// Every window width in use, in seconds: the 5-minute windows of
     /// `payment_metrics_5m` and those of the rules.
     pub fn window_widths(&self) -> Vec<i64> {
-        let mut widths: Vec<i64> = self.rules.iter().map(|r| r.window_seconds).collect();
-        widths.push(FIVE_MINUTES);
-        widths.sort_unstable();
-        widths.dedup();
-        widths
-    }
-}
-
-/// How long data is kept, from the `retention` section.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetentionPolicy {
-    /// Day partitions of `normalized_transactions` (and their `transaction_ids` and window
-    /// bookkeeping) older than this are dropped by the timer. Unset: kept forever.
-    #[serde(with = "optional_duration")]
-    pub transactions: Option<Duration>,
-    /// Days of partitions the timer creates ahead of today, so ingest never waits on DDL.
-    pub partitions_ahead_days: u32,
-}
-
-impl Default for RetentionPolicy {
-    fn default() -> Self {
-        Self {
-            transactions: None,
-            partitions_ahead_days: 2,
-        }
-    }
-}
-
-/// Reads a duration written like `30s`, `5m`, `1h`, `90d`.
-pub(crate) mod duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        parse(&text).map_err(serde::de::Error::custom)
-    }
-
-    pub(super) fn parse(text: &str) -> Result<Duration, String> {
-        humantime::parse_duration(text)
-            .map_err(|e| format!("{text:?} is not a duration ({e}); write it like 30s, 5m or 1h"))
-    }
-}
-
-/// An optional duration: absent or null means unset.
-pub(crate) mod optional_duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        match Option::<String>::deserialize(d)? {
-            None => Ok(None),
-            Some(text) => super::duration::parse(&text)
-                .map(Some)
-                .map_err(serde::de::Error::custom),
-        }
+        windows::widths(self.rules.iter().map(|r| r.window_seconds))
     }
 }
 
@@ -210,132 +150,6 @@ impl EngineConfig {
     }
 }
 
-/// The engine settings in force, reloaded when their file changes.
-///
-/// Every invocation asks for [`EngineHandle::current`], which reads the file (a few
-/// microseconds for a small file) and, when its content changed, parses it: a valid new
-/// file is swapped in atomically for this and later invocations; an invalid one is
-/// refused with a logged error and the settings in force stay.
-#[derive(Debug)]
-pub struct EngineHandle {
-    path: Option<PathBuf>,
-    current: ArcSwap<EngineConfig>,
-    /// Hash of the last file content looked at, valid or not, so a bad file is reported
-    /// once, not on every invocation.
-    seen: Mutex<Option<[u8; 32]>>,
-}
-
-impl EngineHandle {
-    /// Loads the file at `path`, strictly: an invalid file is an error. A missing file
-    /// is an error when `required`, else the defaults (and a file created later is
-    /// picked up).
-    ///
-    /// # Errors
-    /// [`SettingsError`] naming the file, line and key.
-    pub fn load(path: &Path, required: bool) -> Result<Self, SettingsError> {
-        let text = match std::fs::read(path) {
-            Ok(bytes) => Some(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => None,
-            Err(source) => {
-                return Err(SettingsError::Read {
-                    path: path.to_owned(),
-                    source,
-                });
-            }
-        };
-        let config = match &text {
-            Some(bytes) => EngineConfig::from_yaml(&String::from_utf8_lossy(bytes), path)?,
-            None => EngineConfig::default(),
-        };
-        Ok(Self {
-            path: Some(path.to_owned()),
-            current: ArcSwap::from_pointee(config),
-            seen: Mutex::new(text.map(|bytes| Sha256::digest(&bytes).into())),
-        })
-    }
-
-    /// Loads `path` as [`EngineHandle::load`] does when the file is required, except
-    /// that while `path` does not exist the settings come from `fallback` (read
-    /// strictly). The file at `path` is picked up as soon as it appears, and from then on
-    /// it alone counts: the fallback is never read again.
-    ///
-    /// # Errors
-    /// [`SettingsError`] naming the file, line and key: of `path` when it exists, else
-    /// of `fallback`.
-    pub fn load_with_fallback(path: &Path, fallback: &Path) -> Result<Self, SettingsError> {
-        match std::fs::metadata(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            _ => return Self::load(path, true),
-        }
-        let config = Self::load(fallback, true)?.current.load_full();
-        tracing::warn!(
-            path = %path.display(),
-            fallback = %fallback.display(),
-            "the engine settings file does not exist; using the fallback until it does"
-        );
-        Ok(Self {
-            path: Some(path.to_owned()),
-            current: ArcSwap::new(config),
-            seen: Mutex::new(None),
-        })
-    }
-
-    /// Fixed settings that never reload (tests, embedding).
-    pub fn fixed(config: EngineConfig) -> Self {
-        Self {
-            path: None,
-            current: ArcSwap::from_pointee(config),
-            seen: Mutex::new(None),
-        }
-    }
-
-    /// The settings in force, after picking up a changed file.
-    pub fn current(&self) -> Arc<EngineConfig> {
-        if let Some(path) = &self.path {
-            self.reload_if_changed(path);
-        }
-        self.current.load_full()
-    }
-
-    fn reload_if_changed(&self, path: &Path) {
-        let Ok(bytes) = std::fs::read(path) else {
-            return;
-        };
-        let hash: [u8; 32] = Sha256::digest(&bytes).into();
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *seen == Some(hash) {
-            return;
-        }
-        *seen = Some(hash);
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            // An empty file is what a writer leaves between truncating and writing: never
-            // a reason to drop every rule and setting in force.
-            tracing::error!(
-                path = %path.display(),
-                "the engine settings file is empty; the previous settings stay in force"
-            );
-            return;
-        }
-        match EngineConfig::from_yaml(&String::from_utf8_lossy(&bytes), path) {
-            Ok(config) => {
-                tracing::info!(
-                    path = %path.display(),
-                    rules = config.rules.len(),
-                    "engine settings reloaded"
-                );
-                self.current.store(Arc::new(config));
-            }
-            Err(e) => tracing::error!(
-                error = %e,
-                "the changed engine settings are invalid; the previous settings stay in force"
-            ),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,79 +192,6 @@ mod tests {
     }
 
     #[test]
-    fn a_changed_file_is_swapped_in_and_a_bad_one_refused() {
-        let dir = std::env::temp_dir().join(format!("pm-reload-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("engine.yaml");
-        std::fs::write(&path, "windows:\n  allowed_lateness: 1m\n").unwrap();
-        let handle = EngineHandle::load(&path, true).unwrap();
-        assert_eq!(
-            handle.current().windows.allowed_lateness,
-            Duration::from_secs(60)
-        );
-
-        std::fs::write(
-            &path,
-            "windows:\n  allowed_lateness: 3m\nrules:\n  - name: n\n    aggregate: count()\n",
-        )
-        .unwrap();
-        let good = handle.current();
-        assert_eq!(good.windows.allowed_lateness, Duration::from_secs(180));
-        assert_eq!(good.rules.len(), 1);
-
-        std::fs::write(&path, "rules:\n  - name: n\n    aggregate: sum(amount)\n").unwrap();
-        assert_eq!(
-            handle.current(),
-            good,
-            "a bad file leaves the settings in force"
-        );
-        std::fs::write(&path, "").unwrap();
-        assert_eq!(
-            handle.current(),
-            good,
-            "an empty (half-written) file leaves the settings in force"
-        );
-        std::fs::remove_file(&path).unwrap();
-        assert_eq!(
-            handle.current(),
-            good,
-            "a removed file leaves the settings in force"
-        );
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn the_fallback_serves_until_the_primary_file_appears_and_then_the_primary_wins() {
-        let dir = std::env::temp_dir().join(format!("pm-fallback-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (primary, fallback) = (dir.join("uploaded.yaml"), dir.join("packaged.yaml"));
-        let _ = std::fs::remove_file(&primary);
-        std::fs::write(&fallback, "windows:\n  allowed_lateness: 2m\n").unwrap();
-        let handle = EngineHandle::load_with_fallback(&primary, &fallback).unwrap();
-        assert_eq!(
-            handle.current().windows.allowed_lateness,
-            Duration::from_secs(120)
-        );
-        std::fs::write(&primary, "windows:\n  allowed_lateness: 4m\n").unwrap();
-        assert_eq!(
-            handle.current().windows.allowed_lateness,
-            Duration::from_secs(240)
-        );
-        std::fs::write(&fallback, "windows:\n  allowed_lateness: 9m\n").unwrap();
-        std::fs::remove_file(&primary).unwrap();
-        assert_eq!(
-            handle.current().windows.allowed_lateness,
-            Duration::from_secs(240),
-            "once the primary appeared, the fallback is not read again"
-        );
-        let err = EngineHandle::load_with_fallback(&primary, &dir.join("absent.yaml"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("absent.yaml"), "{err}");
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
     fn a_checked_file_is_summarized_and_an_empty_one_refused() {
         let dir = std::env::temp_dir().join(format!("pm-check-file-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -471,12 +212,5 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn the_shipped_engine_file_loads() {
-        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/engine.yaml"));
-        let config = EngineHandle::load(path, true).unwrap().current();
-        assert_eq!(config.windows.allowed_lateness, Duration::from_secs(60));
     }
 }

@@ -1,17 +1,29 @@
-//! Typed settings: the handler's environment ([`HandlerSettings`]) and the engine's YAML
-//! file ([`EngineConfig`], kept current by [`EngineHandle`]).
+//! Typed settings: the handler's environment ([`HandlerSettings`], this file), the
+//! engine's YAML file ([`EngineConfig`], `engine.rs`) and the handle that keeps it
+//! current while the handler runs ([`EngineHandle`], `reload.rs`).
 //!
-//! Both are read and validated once at start-up; a bad value stops the handler with a
-//! message naming the variable (or the file, line and key) and what was expected.
+//! The environment is read and validated once at start-up; a bad value stops the handler
+//! with a message naming the variable and what was expected. The engine file is read at
+//! start-up too (a bad one stops the handler, naming the file, line and key) and then
+//! polled in the background: a valid change is in force within
+//! [`RELOAD_INTERVAL`], an invalid one is refused with a logged error.
+//!
+//! Settings only parse values into types: what a database setting means for a
+//! connection (TLS, authentication) is decided in [`crate::store`], which does not know
+//! this module.
 
 mod engine;
+mod reload;
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use engine::{EngineConfig, EngineHandle, RetentionPolicy};
-pub(crate) use engine::{duration, optional_duration};
+/// Kept here for the callers that name them through settings.
+pub use crate::engine::retention::RetentionPolicy;
+pub(crate) use crate::serde_duration::duration;
+pub use crate::store::{DatabaseSettings, DbAuth, DbTarget, Secret, SslMode};
+pub use engine::EngineConfig;
+pub use reload::{EngineHandle, RELOAD_INTERVAL};
 
 use crate::engine::rules::RuleError;
 use crate::store::PoolSettings;
@@ -42,7 +54,7 @@ pub enum SettingsError {
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// The operating system's reason.
         #[source]
         source: std::io::Error,
     },
@@ -64,41 +76,9 @@ pub enum SettingsError {
     },
 }
 
-/// A secret string (a connection string with a password) that never prints itself.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
 /// Default engine settings path, relative to the function app root (the handler's
 /// working directory under the Functions host).
 pub const DEFAULT_ENGINE_CONFIG: &str = "config/engine.yaml";
-
-/// How the handler authenticates to PostgreSQL (`PAYMETRICS_DB_AUTH`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DbAuth {
-    /// The password in `DATABASE_URL` (local development).
-    Password,
-    /// A Microsoft Entra ID access token of the handler's identity, fetched per new
-    /// connection and refreshed before it expires.
-    Entra,
-}
 
 /// When the handler applies its embedded migrations (`PAYMETRICS_MIGRATE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,127 +88,6 @@ pub enum MigrateMode {
     /// In the background after start-up, retried until the database answers. Instances
     /// starting together apply each migration once (an advisory lock serializes them).
     OnStart,
-}
-
-/// Transport security (`PAYMETRICS_DB_SSLMODE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SslMode {
-    /// Plain TCP; refused with Entra ID (a token would travel in clear).
-    Disable,
-    /// TLS with the certificate verified (`require` and `verify-full` alike).
-    VerifyFull,
-}
-
-/// Where the database is and how to reach it.
-#[derive(Debug, Clone)]
-pub struct DatabaseSettings {
-    /// `DATABASE_URL`, when set: host, database, user (and password) in one string.
-    pub url: Option<Secret>,
-    /// `PAYMETRICS_DB_HOST`, `PAYMETRICS_DB_PORT` (5432), `PAYMETRICS_DB_NAME`
-    /// (`paymetrics`), `PAYMETRICS_DB_USER`: the parts, used when `DATABASE_URL` is not set
-    /// (the Function App's settings; the user is the identity's principal name).
-    pub host: Option<String>,
-    /// Port.
-    pub port: u16,
-    /// Database name.
-    pub name: String,
-    /// Database user.
-    pub user: Option<String>,
-    /// Authentication mode.
-    pub auth: DbAuth,
-    /// TLS; `None` follows `DATABASE_URL`'s `sslmode`.
-    pub sslmode: Option<SslMode>,
-    /// `PAYMETRICS_DB_SSLROOTCERT`: a PEM file of root certificates to verify the server
-    /// against instead of the Mozilla roots (a private or test CA).
-    pub root_cert: Option<PathBuf>,
-    /// `PAYMETRICS_DB_CLIENT_ID`: the client id of the user-assigned managed identity whose
-    /// tokens open database connections. The app and its staging slot share one such
-    /// identity, so objects a migration creates from either slot have the same owner.
-    /// Unset: the system-assigned identity.
-    pub client_id: Option<String>,
-}
-
-impl DatabaseSettings {
-    /// The driver's connection settings (without a token) and the TLS to use.
-    ///
-    /// # Errors
-    /// [`SettingsError::Invalid`] naming the variable.
-    pub fn connection(
-        &self,
-    ) -> Result<(tokio_postgres::Config, crate::store::connect::Tls), SettingsError> {
-        use std::str::FromStr;
-        // libpq's verify-full / verify-ca mean "TLS, verified": what require means here.
-        let url_text = self.url.as_ref().map(|url| {
-            url.expose()
-                .replace("sslmode=verify-full", "sslmode=require")
-                .replace("sslmode=verify-ca", "sslmode=require")
-        });
-        let url_names_sslmode = url_text.as_deref().is_some_and(|u| u.contains("sslmode="));
-        let mut config = match &url_text {
-            Some(url) => {
-                tokio_postgres::Config::from_str(url).map_err(|_| SettingsError::Invalid {
-                    name: "DATABASE_URL",
-                    value: "(hidden)".into(),
-                    expected: "a PostgreSQL URL or key=value connection string \
-                           (sslmode: disable, prefer, require, verify-ca or verify-full)",
-                })?
-            }
-            None => {
-                let mut config = tokio_postgres::Config::new();
-                config
-                    .host(self.host.as_deref().unwrap_or_default())
-                    .port(self.port)
-                    .dbname(&self.name)
-                    .user(self.user.as_deref().unwrap_or_default());
-                config
-            }
-        };
-        let url_wants_tls = matches!(
-            config.get_ssl_mode(),
-            tokio_postgres::config::SslMode::Require
-        );
-        // Without an explicit sslmode, TLS is verified unless the server is on this machine.
-        let local = config.get_hosts().iter().all(|host| match host {
-            tokio_postgres::config::Host::Tcp(name) => {
-                name == "localhost"
-                    || name
-                        .parse::<std::net::IpAddr>()
-                        .is_ok_and(|ip| ip.is_loopback())
-            }
-            tokio_postgres::config::Host::Unix(_) => true,
-        });
-        let verify = match self.sslmode {
-            Some(SslMode::VerifyFull) => true,
-            Some(SslMode::Disable) => false,
-            None if url_names_sslmode => url_wants_tls,
-            None => self.url.is_none() || !local,
-        };
-        if self.auth == DbAuth::Entra && !verify {
-            return Err(SettingsError::Invalid {
-                name: "PAYMETRICS_DB_SSLMODE",
-                value: "disable".into(),
-                expected: "require or verify-full with PAYMETRICS_DB_AUTH=entra (a token must not travel in clear)",
-            });
-        }
-        let tls = if verify {
-            config.ssl_mode(tokio_postgres::config::SslMode::Require);
-            crate::store::connect::Tls::verify(self.root_cert.as_deref()).map_err(|_| {
-                SettingsError::Invalid {
-                    name: "PAYMETRICS_DB_SSLROOTCERT",
-                    value: self
-                        .root_cert
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                    expected: "a readable PEM file of root certificates",
-                }
-            })?
-        } else {
-            config.ssl_mode(tokio_postgres::config::SslMode::Disable);
-            crate::store::connect::Tls::Disable
-        };
-        Ok((config, tls))
-    }
 }
 
 /// The handler's settings, from the environment.
@@ -260,9 +119,152 @@ pub struct HandlerSettings {
     pub max_body_bytes: usize,
 }
 
+/// The environment, with blank values read as absent.
+struct Env<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// `name`, parsed with `FromStr`; `default` when unset.
+    fn parse<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+        expected: &'static str,
+    ) -> Result<T, SettingsError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(value) => value.trim().parse().map_err(|_| SettingsError::Invalid {
+                name,
+                value,
+                expected,
+            }),
+        }
+    }
+
+    /// `name` as one of `choices` (case-insensitive); `default` when unset.
+    fn choice<T: Copy>(
+        &self,
+        name: &'static str,
+        default: T,
+        choices: &[(&str, T)],
+        expected: &'static str,
+    ) -> Result<T, SettingsError> {
+        let Some(value) = self.get(name).map(|v| v.to_ascii_lowercase()) else {
+            return Ok(default);
+        };
+        choices
+            .iter()
+            .find(|(text, _)| *text == value)
+            .map(|(_, choice)| *choice)
+            .ok_or(SettingsError::Invalid {
+                name,
+                value,
+                expected,
+            })
+    }
+
+    /// `name` as a duration such as `10s`; `default` seconds when unset.
+    fn duration(&self, name: &'static str, default: u64) -> Result<Duration, SettingsError> {
+        match self.get(name) {
+            None => Ok(Duration::from_secs(default)),
+            Some(text) => humantime::parse_duration(&text).map_err(|_| SettingsError::Invalid {
+                name,
+                value: text,
+                expected: "a duration such as 10s",
+            }),
+        }
+    }
+
+    /// `DATABASE_URL`, or the `PAYMETRICS_DB_*` parts, and how to authenticate.
+    fn database(&self) -> Result<DatabaseSettings, SettingsError> {
+        let url = self.get("DATABASE_URL");
+        let target = match url {
+            Some(url) => DbTarget::Url(Secret::new(url)),
+            None => self.database_parts()?,
+        };
+        let default_auth = match target {
+            DbTarget::Url(_) => DbAuth::Password,
+            DbTarget::Parts { .. } => DbAuth::Entra,
+        };
+        let auth = self.choice(
+            "PAYMETRICS_DB_AUTH",
+            default_auth,
+            &[("password", DbAuth::Password), ("entra", DbAuth::Entra)],
+            "password or entra",
+        )?;
+        let sslmode = self.choice(
+            "PAYMETRICS_DB_SSLMODE",
+            None,
+            &[
+                ("disable", Some(SslMode::Disable)),
+                ("require", Some(SslMode::VerifyFull)),
+                ("verify-full", Some(SslMode::VerifyFull)),
+                ("verify-ca", Some(SslMode::VerifyFull)),
+            ],
+            "disable, require or verify-full",
+        )?;
+        Ok(DatabaseSettings {
+            target,
+            auth,
+            sslmode,
+            root_cert: self.get("PAYMETRICS_DB_SSLROOTCERT").map(PathBuf::from),
+            client_id: self.get("PAYMETRICS_DB_CLIENT_ID"),
+        })
+    }
+
+    /// The database's parts, when `DATABASE_URL` is not set.
+    fn database_parts(&self) -> Result<DbTarget, SettingsError> {
+        let Some(host) = self.get("PAYMETRICS_DB_HOST") else {
+            return Err(SettingsError::Missing {
+                name: "DATABASE_URL",
+                hint: "set it to a PostgreSQL connection string such as \
+                       postgres://postgres@127.0.0.1:5432/paymetrics, or set PAYMETRICS_DB_HOST \
+                       and PAYMETRICS_DB_USER to connect with Microsoft Entra ID",
+            });
+        };
+        let Some(user) = self.get("PAYMETRICS_DB_USER") else {
+            return Err(SettingsError::Missing {
+                name: "PAYMETRICS_DB_USER",
+                hint: "set it to the database role: with Microsoft Entra ID, the name of the \
+                       identity's principal (the Function App's name for its managed identity)",
+            });
+        };
+        Ok(DbTarget::Parts {
+            host,
+            port: self.parse("PAYMETRICS_DB_PORT", 5432, "a TCP port number")?,
+            name: self
+                .get("PAYMETRICS_DB_NAME")
+                .unwrap_or_else(|| "paymetrics".into()),
+            user,
+        })
+    }
+
+    /// The pool's size and time limits.
+    fn pool(&self) -> Result<PoolSettings, SettingsError> {
+        let max_size = self.parse("PAYMETRICS_DB_POOL_SIZE", 8usize, "a whole number")?;
+        if max_size == 0 {
+            return Err(SettingsError::Invalid {
+                name: "PAYMETRICS_DB_POOL_SIZE",
+                value: "0".into(),
+                expected: "at least 1",
+            });
+        }
+        Ok(PoolSettings {
+            max_size,
+            timeout: self.duration("PAYMETRICS_DB_TIMEOUT", 10)?,
+            statement_timeout: self.duration("PAYMETRICS_DB_STATEMENT_TIMEOUT", 300)?,
+            lock_timeout: self.duration("PAYMETRICS_DB_LOCK_TIMEOUT", 30)?,
+        })
+    }
+}
+
 impl HandlerSettings {
     /// The engine settings these settings name: `PAYMETRICS_CONFIG`, or
-    /// `PAYMETRICS_CONFIG_FALLBACK` while that file does not exist.
+    /// `PAYMETRICS_CONFIG_FALLBACK` while that file does not exist. Inside a Tokio
+    /// runtime, the returned handle polls the file every [`RELOAD_INTERVAL`].
     ///
     /// # Errors
     /// [`SettingsError`] naming the file, line and key.
@@ -286,148 +288,35 @@ impl HandlerSettings {
     /// # Errors
     /// As [`HandlerSettings::from_env`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let database_url = get("DATABASE_URL");
-        let host = get("PAYMETRICS_DB_HOST");
-        if database_url.is_none() && host.is_none() {
-            return Err(SettingsError::Missing {
-                name: "DATABASE_URL",
-                hint: "set it to a PostgreSQL connection string such as \
-                       postgres://postgres@127.0.0.1:5432/paymetrics, or set PAYMETRICS_DB_HOST \
-                       and PAYMETRICS_DB_USER to connect with Microsoft Entra ID",
-            });
-        }
-        let auth = match get("PAYMETRICS_DB_AUTH")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None if database_url.is_some() => DbAuth::Password,
-            None => DbAuth::Entra,
-            Some("password") => DbAuth::Password,
-            Some("entra") => DbAuth::Entra,
-            Some(other) => {
-                return Err(SettingsError::Invalid {
-                    name: "PAYMETRICS_DB_AUTH",
-                    value: other.to_owned(),
-                    expected: "password or entra",
-                });
-            }
-        };
-        let sslmode = match get("PAYMETRICS_DB_SSLMODE")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None => None,
-            Some("disable") => Some(SslMode::Disable),
-            Some("require" | "verify-full" | "verify-ca") => Some(SslMode::VerifyFull),
-            Some(other) => {
-                return Err(SettingsError::Invalid {
-                    name: "PAYMETRICS_DB_SSLMODE",
-                    value: other.to_owned(),
-                    expected: "disable, require or verify-full",
-                });
-            }
-        };
-        let migrate = match get("PAYMETRICS_MIGRATE")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("off") => MigrateMode::Off,
-            Some("on-start") => MigrateMode::OnStart,
-            Some(other) => {
-                return Err(SettingsError::Invalid {
-                    name: "PAYMETRICS_MIGRATE",
-                    value: other.to_owned(),
-                    expected: "off or on-start",
-                });
-            }
-        };
-        let user = get("PAYMETRICS_DB_USER");
-        if database_url.is_none() && user.is_none() {
-            return Err(SettingsError::Missing {
-                name: "PAYMETRICS_DB_USER",
-                hint: "set it to the database role: with Microsoft Entra ID, the name of the \
-                       identity's principal (the Function App's name for its managed identity)",
-            });
-        }
-        let database = DatabaseSettings {
-            url: database_url.map(Secret::new),
-            host,
-            port: parse(&get, "PAYMETRICS_DB_PORT", 5432, "a TCP port number")?,
-            name: get("PAYMETRICS_DB_NAME").unwrap_or_else(|| "paymetrics".into()),
-            user,
-            auth,
-            sslmode,
-            root_cert: get("PAYMETRICS_DB_SSLROOTCERT").map(PathBuf::from),
-            client_id: get("PAYMETRICS_DB_CLIENT_ID"),
-        };
-        let port = parse(
-            &get,
-            "FUNCTIONS_CUSTOMHANDLER_PORT",
-            3000,
-            "a TCP port number",
+        let env = Env(lookup);
+        let database = env.database()?;
+        let migrate = env.choice(
+            "PAYMETRICS_MIGRATE",
+            MigrateMode::Off,
+            &[
+                ("off", MigrateMode::Off),
+                ("on-start", MigrateMode::OnStart),
+            ],
+            "off or on-start",
         )?;
-        let engine_config = get("PAYMETRICS_CONFIG");
-        let max_size = parse(&get, "PAYMETRICS_DB_POOL_SIZE", 8usize, "a whole number")?;
-        if max_size == 0 {
-            return Err(SettingsError::Invalid {
-                name: "PAYMETRICS_DB_POOL_SIZE",
-                value: "0".into(),
-                expected: "at least 1",
-            });
-        }
-        let duration = |name: &'static str, default: u64| match get(name) {
-            None => Ok(Duration::from_secs(default)),
-            Some(text) => humantime::parse_duration(&text).map_err(|_| SettingsError::Invalid {
-                name,
-                value: text,
-                expected: "a duration such as 10s",
-            }),
-        };
-        let timeout = duration("PAYMETRICS_DB_TIMEOUT", 10)?;
-        let statement_timeout = duration("PAYMETRICS_DB_STATEMENT_TIMEOUT", 300)?;
-        let lock_timeout = duration("PAYMETRICS_DB_LOCK_TIMEOUT", 30)?;
+        let port = env.parse("FUNCTIONS_CUSTOMHANDLER_PORT", 3000, "a TCP port number")?;
+        let engine_config = env.get("PAYMETRICS_CONFIG");
         Ok(Self {
             database,
             port,
             engine_config_explicit: engine_config.is_some(),
-            engine_config_fallback: get("PAYMETRICS_CONFIG_FALLBACK").map(PathBuf::from),
-            migrate,
             engine_config: PathBuf::from(
                 engine_config.unwrap_or_else(|| DEFAULT_ENGINE_CONFIG.into()),
             ),
-            pool: PoolSettings {
-                max_size,
-                timeout,
-                statement_timeout,
-                lock_timeout,
-            },
-            max_body_bytes: parse(
-                &get,
+            engine_config_fallback: env.get("PAYMETRICS_CONFIG_FALLBACK").map(PathBuf::from),
+            migrate,
+            pool: env.pool()?,
+            max_body_bytes: env.parse(
                 "PAYMETRICS_MAX_BODY_BYTES",
                 256 * 1024 * 1024,
                 "a number of bytes",
             )?,
         })
-    }
-}
-
-fn parse<T: std::str::FromStr>(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: T,
-    expected: &'static str,
-) -> Result<T, SettingsError> {
-    match get(name) {
-        None => Ok(default),
-        Some(value) => value.trim().parse().map_err(|_| SettingsError::Invalid {
-            name,
-            value,
-            expected,
-        }),
     }
 }
 
@@ -446,26 +335,6 @@ mod tests {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         }
-    }
-
-    #[test]
-    fn a_remote_database_gets_verified_tls_unless_told_otherwise() {
-        let tls_of = |url: &str| {
-            let s = HandlerSettings::from_lookup(env(&[("DATABASE_URL", url)])).unwrap();
-            matches!(
-                s.database.connection().unwrap().1,
-                crate::store::connect::Tls::Verify(_)
-            )
-        };
-        assert!(tls_of(
-            "postgres://u:p@psql-x.postgres.database.azure.com/db"
-        ));
-        assert!(tls_of(
-            "postgres://u:p@psql-x.postgres.database.azure.com/db?sslmode=verify-full"
-        ));
-        assert!(!tls_of("postgres://u:p@127.0.0.1/db"));
-        assert!(!tls_of("postgres://u:p@remote.example/db?sslmode=disable"));
-        assert!(tls_of("postgres://u:p@localhost/db?sslmode=require"));
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! Merchant segmentation runs: features from SQL, k-means in the engine, results back.
+//!
+//! A run reads its features by column name (not position), so the query and the
+//! mapping cannot drift apart.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use super::StoreError;
-use crate::engine::clustering::{self, Centroid, ClusteringPolicy, Feature, MerchantFeatures};
+use crate::engine::clustering::{
+    self, Centroid, ClusteringPolicy, Feature, MerchantFeatures, Segmentation,
+};
 
 /// What a segmentation run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,7 +23,8 @@ pub struct ClusterReport {
     pub outliers: usize,
 }
 
-/// Clusters the merchants active in `[now - period, now)` and stores the run.
+/// Clusters the merchants active in `[now - period, now)` and stores the run: load the
+/// features, segment them in the engine, save the run.
 ///
 /// # Errors
 /// Any [`StoreError`].
@@ -31,6 +37,40 @@ pub async fn cluster_merchants(
         return Ok(ClusterReport::default());
     }
     let from = now - TimeDelta::from_std(policy.period).unwrap_or(TimeDelta::MAX);
+    let merchants = load_features(client, from, now, policy).await?;
+    let previous = previous_centroids(client, policy).await?;
+    let Some(segmentation) = clustering::segment(&merchants, policy, &previous) else {
+        return Ok(ClusterReport {
+            merchants: merchants.len(),
+            ..ClusterReport::default()
+        });
+    };
+    let run = Run {
+        now,
+        from,
+        policy,
+        merchants: &merchants,
+        segmentation: &segmentation,
+    };
+    let run_id = save_run(client, &run).await?;
+    Ok(ClusterReport {
+        run_id: Some(run_id),
+        merchants: merchants.len(),
+        outliers: segmentation
+            .assignments
+            .iter()
+            .filter(|a| a.is_outlier)
+            .count(),
+    })
+}
+
+/// The features of every merchant active in `[from, now)`, in the policy's order.
+async fn load_features(
+    client: &Client,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+    policy: &ClusteringPolicy,
+) -> Result<Vec<MerchantFeatures>, StoreError> {
     let rows = client
         .query(
             "WITH recent AS (
@@ -41,11 +81,11 @@ pub async fn cluster_merchants(
                  SELECT currency, avg(amount) AS mean FROM recent GROUP BY currency
              )
              SELECT r.merchant_id,
-                    ln(1 + count(*))::float8,
-                    coalesce(avg(r.amount / nullif(m.mean, 0)), 0)::float8,
-                    avg((r.status = 'declined')::int)::float8,
-                    avg((r.status = 'refunded')::int)::float8,
-                    avg(r.is_fraud::int)::float8
+                    ln(1 + count(*))::float8 AS volume,
+                    coalesce(avg(r.amount / nullif(m.mean, 0)), 0)::float8 AS avg_ticket,
+                    avg((r.status = 'declined')::int)::float8 AS decline_rate,
+                    avg((r.status = 'refunded')::int)::float8 AS refund_rate,
+                    avg(r.is_fraud::int)::float8 AS fraud_rate
              FROM recent r JOIN currency_mean m USING (currency)
              GROUP BY r.merchant_id
              ORDER BY r.merchant_id",
@@ -53,42 +93,54 @@ pub async fn cluster_merchants(
         )
         .await
         .map_err(StoreError::query("computing merchant features"))?;
-    let merchants: Vec<MerchantFeatures> = rows
+    Ok(rows
         .iter()
         .map(|row| MerchantFeatures {
-            merchant_id: row.get(0),
+            merchant_id: row.get("merchant_id"),
             values: policy
                 .features
                 .iter()
                 .map(|f| match f {
-                    Feature::Volume => row.get::<_, f64>(1),
-                    Feature::AvgTicket => row.get(2),
-                    Feature::DeclineRate => row.get(3),
-                    Feature::RefundRate => row.get(4),
-                    Feature::FraudRate => row.get(5),
+                    Feature::Volume => row.get::<_, f64>("volume"),
+                    Feature::AvgTicket => row.get("avg_ticket"),
+                    Feature::DeclineRate => row.get("decline_rate"),
+                    Feature::RefundRate => row.get("refund_rate"),
+                    Feature::FraudRate => row.get("fraud_rate"),
                 })
                 .collect(),
         })
-        .collect();
+        .collect())
+}
 
-    let previous = previous_centroids(client, policy).await?;
-    let Some(segmentation) = clustering::segment(&merchants, policy, &previous) else {
-        return Ok(ClusterReport {
-            merchants: merchants.len(),
-            ..ClusterReport::default()
-        });
-    };
+/// One segmentation run, as it is stored.
+struct Run<'a> {
+    now: DateTime<Utc>,
+    from: DateTime<Utc>,
+    policy: &'a ClusteringPolicy,
+    merchants: &'a [MerchantFeatures],
+    segmentation: &'a Segmentation,
+}
 
-    let names: Vec<&str> = policy.features.iter().map(|f| f.name()).collect();
-    let as_json = |values: &[f64]| -> Value {
+impl Run<'_> {
+    fn feature_names(&self) -> Vec<&'static str> {
+        self.policy.features.iter().map(|f| f.name()).collect()
+    }
+
+    /// Feature values as a JSON object keyed by feature name.
+    fn as_json(&self, values: &[f64]) -> Value {
         Value::Object(
-            names
+            self.feature_names()
                 .iter()
                 .zip(values)
                 .map(|(n, v)| (n.to_string(), serde_json::json!(v)))
                 .collect::<Map<_, _>>(),
         )
-    };
+    }
+}
+
+/// Stores the run, its centroids and every merchant's assignment in one transaction;
+/// returns the run's id.
+async fn save_run(client: &mut Client, run: &Run<'_>) -> Result<i64, StoreError> {
     let tx = client
         .transaction()
         .await
@@ -99,60 +151,59 @@ pub async fn cluster_merchants(
                  (computed_at, period_start, period_end, k, features, seed, merchants)
              VALUES ($1, $2, $1, $3, $4, $5, $6) RETURNING run_id",
             &[
-                &now,
-                &from,
-                &(policy.k as i32),
-                &names,
-                &(policy.seed as i64),
-                &(merchants.len() as i32),
+                &run.now,
+                &run.from,
+                &(run.policy.k as i32),
+                &run.feature_names(),
+                &(run.policy.seed as i64),
+                &(run.merchants.len() as i32),
             ],
         )
         .await
         .map_err(StoreError::query("recording a clustering run"))?
         .get(0);
-    let ids: Vec<i32> = segmentation
-        .centroids
-        .iter()
-        .map(|c| c.cluster_id)
-        .collect();
-    let sizes: Vec<i32> = segmentation
-        .centroids
-        .iter()
-        .map(|c| c.size as i32)
-        .collect();
-    let centroids: Vec<Value> = segmentation
-        .centroids
-        .iter()
-        .map(|c| as_json(&c.values))
-        .collect();
+    save_centroids(&tx, run_id, run).await?;
+    save_assignments(&tx, run_id, run).await?;
+    tx.commit()
+        .await
+        .map_err(StoreError::query("committing a clustering run"))?;
+    Ok(run_id)
+}
+
+async fn save_centroids(
+    tx: &impl GenericClient,
+    run_id: i64,
+    run: &Run<'_>,
+) -> Result<(), StoreError> {
+    let centroids = &run.segmentation.centroids;
+    let ids: Vec<i32> = centroids.iter().map(|c| c.cluster_id).collect();
+    let sizes: Vec<i32> = centroids.iter().map(|c| c.size as i32).collect();
+    let values: Vec<Value> = centroids.iter().map(|c| run.as_json(&c.values)).collect();
     tx.execute(
         "INSERT INTO merchant_cluster_centroids (run_id, cluster_id, size, centroid)
          SELECT $1, * FROM unnest($2::integer[], $3::integer[], $4::jsonb[])",
-        &[&run_id, &ids, &sizes, &centroids],
+        &[&run_id, &ids, &sizes, &values],
     )
     .await
     .map_err(StoreError::query("storing cluster centroids"))?;
-    let merchant_ids: Vec<&str> = segmentation
-        .assignments
+    Ok(())
+}
+
+async fn save_assignments(
+    tx: &impl GenericClient,
+    run_id: i64,
+    run: &Run<'_>,
+) -> Result<(), StoreError> {
+    let assignments = &run.segmentation.assignments;
+    let merchant_ids: Vec<&str> = assignments.iter().map(|a| a.merchant_id.as_str()).collect();
+    let clusters: Vec<i32> = assignments.iter().map(|a| a.cluster_id).collect();
+    let distances: Vec<f64> = assignments.iter().map(|a| a.distance).collect();
+    let outliers: Vec<bool> = assignments.iter().map(|a| a.is_outlier).collect();
+    let features: Vec<Value> = run
+        .merchants
         .iter()
-        .map(|a| a.merchant_id.as_str())
+        .map(|m| run.as_json(&m.values))
         .collect();
-    let clusters: Vec<i32> = segmentation
-        .assignments
-        .iter()
-        .map(|a| a.cluster_id)
-        .collect();
-    let distances: Vec<f64> = segmentation
-        .assignments
-        .iter()
-        .map(|a| a.distance)
-        .collect();
-    let outliers: Vec<bool> = segmentation
-        .assignments
-        .iter()
-        .map(|a| a.is_outlier)
-        .collect();
-    let features: Vec<Value> = merchants.iter().map(|m| as_json(&m.values)).collect();
     tx.execute(
         "INSERT INTO merchant_clusters (run_id, merchant_id, cluster_id, distance, is_outlier, features)
          SELECT $1, * FROM unnest($2::text[], $3::integer[], $4::float8[], $5::boolean[], $6::jsonb[])",
@@ -160,14 +211,7 @@ pub async fn cluster_merchants(
     )
     .await
     .map_err(StoreError::query("storing merchant clusters"))?;
-    tx.commit()
-        .await
-        .map_err(StoreError::query("committing a clustering run"))?;
-    Ok(ClusterReport {
-        run_id: Some(run_id),
-        merchants: merchants.len(),
-        outliers: outliers.iter().filter(|o| **o).count(),
-    })
+    Ok(())
 }
 
 /// The centroids of the latest run with the same features, for stable ids.

@@ -76,7 +76,7 @@ impl Tls {
 pub struct AccessToken {
     /// The token (used as the database password).
     pub secret: String,
-    /// Expiry.
+    /// When the token stops working; the cache fetches a new one before then.
     pub expires_at: SystemTime,
 }
 

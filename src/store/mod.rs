@@ -1,17 +1,24 @@
-//! PostgreSQL: the connection pool, schema migrations, the batch writer, window closing
-//! and what the Health function reads.
+//! PostgreSQL, and all the SQL of the crate: the database configuration and TLS policy
+//! (`config`), how connections are made (`connect`), the pool, schema migrations, the
+//! batch writer, window marking, closing and partitions (`windows`), rule metrics rendered
+//! from the engine's typed plan (`rules`), merchant segmentation runs (`clusters`) and
+//! what the Health function reads.
+//!
+//! `store` depends on `engine` and `ingest` (the types it persists), never on `settings`:
+//! settings parse the environment into the types defined here.
 //!
 //! Functions take a client (`&impl GenericClient` or `&mut Client` where they need a
 //! transaction) so callers choose pooling and tests choose their own database.
 
 mod batches;
 mod clusters;
+mod config;
 pub mod connect;
 mod health;
 mod migrations;
+mod rules;
 mod windows;
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -19,6 +26,7 @@ use tokio_postgres::error::SqlState;
 
 pub use batches::{BatchContext, StoredBatch, store_batch, store_envelope_invalid};
 pub use clusters::{ClusterReport, cluster_merchants};
+pub use config::{ConfigError, DatabaseSettings, DbAuth, DbTarget, Secret, SslMode};
 pub use health::{Activity, HealthFacts, health_facts};
 pub use migrations::{
     CONTRACT, MIGRATIONS, Migration, SchemaStatus, Verification, apply as migrations_apply,
@@ -114,7 +122,8 @@ fn is_transient_driver_error(error: &tokio_postgres::Error) -> bool {
         || *code == SqlState::LOCK_NOT_AVAILABLE
 }
 
-/// Pool limits.
+/// Pool limits: how many connections, and how long a request, a statement and a lock
+/// wait may take before the invocation fails (and the host retries it).
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
     /// Most connections open at once.
@@ -130,21 +139,15 @@ pub struct PoolSettings {
 }
 
 /// Builds a connection pool from a connection string (URL or key=value form), with the
-/// password it contains and TLS as its `sslmode` asks (`require` and `verify-full` verify
-/// the server certificate against the Mozilla roots; `disable` and `prefer` use plain
-/// TCP). No connection is made until one is needed.
+/// password it contains and TLS as [`DatabaseSettings::connection`] decides. No
+/// connection is made until one is needed.
 ///
 /// # Errors
 /// [`StoreError::Config`] when the connection string is invalid.
 pub fn pool(database_url: &str, limits: PoolSettings) -> Result<Pool, StoreError> {
-    let config = tokio_postgres::Config::from_str(database_url)
+    let (config, tls) = DatabaseSettings::from_url(database_url)
+        .connection()
         .map_err(|e| StoreError::Config(e.to_string()))?;
-    let tls = match config.get_ssl_mode() {
-        tokio_postgres::config::SslMode::Require => {
-            connect::Tls::verify(None).map_err(StoreError::Config)?
-        }
-        _ => connect::Tls::Disable,
-    };
     pool_with(config, &tls, connect::Password::Fixed, limits)
 }
 

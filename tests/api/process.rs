@@ -44,6 +44,13 @@ pub(crate) async fn output(child: &mut Child) -> String {
     text
 }
 
+/// Waits until a changed engine settings file has been looked at: the handler polls it
+/// every `RELOAD_INTERVAL`, so two intervals and a margin cover one full poll.
+pub(crate) async fn wait_for_reload() {
+    tokio::time::sleep(paymetrics::settings::RELOAD_INTERVAL * 2 + Duration::from_millis(500))
+        .await;
+}
+
 pub(crate) async fn wait_ready(port: u16) {
     let http = reqwest::Client::new();
     for _ in 0..100 {
@@ -177,12 +184,13 @@ async fn the_handler_swaps_in_a_changed_engine_file_and_refuses_a_bad_one() {
             .unwrap()
     };
 
-    // A rule added while the handler runs applies from the next invocation on.
+    // A rule added while the handler runs applies within the reload interval.
     std::fs::write(
         &path,
         "rules:\n  - name: all_count\n    window: 15m\n    aggregate: count()\n",
     )
     .unwrap();
+    wait_for_reload().await;
     let response = http
         .post(format!("http://127.0.0.1:{port}/EventHubTrigger"))
         .body(fixture("eventhub_mixed_batch.json"))
@@ -211,6 +219,7 @@ async fn the_handler_swaps_in_a_changed_engine_file_and_refuses_a_bad_one() {
         "rules:\n  - name: all_count\n    aggregate: sum(amount)\n",
     )
     .unwrap();
+    wait_for_reload().await;
     let answer = timer(http.clone()).await;
     assert_eq!(answer["ReturnValue"]["windows_closed"], 0, "{answer}");
     child.start_kill().unwrap();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::helpers::{TestDb, count, fixture};
-use crate::process::{free_port, handler, output, wait_ready};
+use crate::process::{free_port, handler, output, wait_for_reload, wait_ready};
 
 /// The key of the advisory lock migration runners take (`store::migrations::LOCK_KEY`).
 const MIGRATION_LOCK: i64 = 0x7061_796d_6574;
@@ -331,6 +331,7 @@ async fn the_fallback_engine_file_serves_until_the_primary_appears_and_then_the_
     );
 
     std::fs::write(&primary, "ingest:\n  max_events_per_batch: 100\n").unwrap();
+    wait_for_reload().await;
     let (status, _) = post(
         port,
         "EventHubTrigger",
