@@ -4,11 +4,13 @@
 //! [`envelope`] takes the host's invocation body apart into raw events with their Event
 //! Hubs lineage; [`normalize`] turns one raw event (canonical v1 or legacy camelCase) into
 //! a [`Transaction`] or a [`Rejection`] naming the field and the reason; [`prepare`] does
-//! both for a whole batch and settles duplicates inside the batch. Nothing here does I/O:
-//! storing is [`crate::store`]'s job.
+//! both for a whole batch; [`settle`] decides, with what the store found when it claimed
+//! the batch's ids, which accepted events are new, duplicates or conflicts. Nothing here
+//! does I/O: storing is [`crate::store`]'s job.
 
 pub mod envelope;
 mod normalize;
+mod settle;
 
 use std::fmt;
 use std::time::Duration;
@@ -20,6 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::Transaction;
 pub use envelope::{Invocation, Lineage, RawEvent, RawText};
 pub use normalize::normalize;
+pub use settle::{Claimed, Settled, candidates, settle};
 
 /// Ingest policy, from the `ingest` section of the engine settings.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -210,8 +213,8 @@ pub struct PreparedBatch {
     /// Number of events in the invocation.
     pub received: usize,
     /// Valid events, in delivery order. The same transaction id may appear more than once:
-    /// whether a repeat is a duplicate or a conflict depends on what is already stored,
-    /// which is the store's to settle.
+    /// whether a repeat is a duplicate or a conflict depends on what is already stored
+    /// ([`settle`]).
     pub accepted: Vec<Accepted>,
     /// Events to quarantine.
     pub rejected: Vec<Rejected>,
