@@ -1,5 +1,7 @@
-//! The Azure Functions custom handler adapter: routes, the invocation response
-//! envelope, and the one place that maps errors to HTTP answers.
+//! The Azure Functions custom handler adapter: the [`app`] (the routes behind one
+//! middleware for span, trace context, timing and failure logs), the typed
+//! [`responses`], and the one place that maps errors to HTTP answers
+//! ([`FunctionError`]).
 //!
 //! The host POSTs each invocation to `/<FunctionFolderName>` and polls `GET /` until the
 //! handler answers. Any non-2xx answer fails the invocation and the host retries it under
@@ -10,10 +12,13 @@
 
 mod event_hub;
 mod health;
+mod middleware;
+pub mod responses;
 mod schema_gate;
 mod timer;
 
 pub use health::{HEALTH_DATABASE_TIMEOUT, health_body};
+pub use middleware::{INVOCATION_ID_HEADER, invocation_id};
 pub use schema_gate::{RECHECK_INTERVAL, SchemaGate, prepare_schema};
 pub use timer::TimerInvocation;
 
@@ -25,11 +30,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use deadpool_postgres::Pool;
-use serde::Serialize;
-use serde_json::{Map, Value, json};
 
 use crate::settings::EngineHandle;
 use crate::store::StoreError;
+use middleware::Failure;
+use responses::{ErrorBody, FailedInvocation, NoOutputs, Ready};
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -45,6 +50,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state of a handler that has not looked at its database yet: the schema gate
+    /// is closed until [`prepare_schema`] or the first invocation finds the schema current.
+    pub fn new(pool: Pool, engine: EngineHandle, max_body_bytes: usize) -> Self {
+        Self {
+            pool,
+            engine: Arc::new(engine),
+            max_body_bytes,
+            schema: Arc::default(),
+        }
+    }
+
     /// A database connection, once the schema is current.
     ///
     /// # Errors
@@ -59,44 +75,28 @@ impl AppState {
     }
 }
 
-/// The handler's routes: `GET /` (readiness) and one `POST` per function folder:
-/// `/EventHubTrigger`, `/TimerTrigger` and `/Health`.
-pub fn router(state: AppState) -> Router {
+/// The handler as the host sees it: `GET /` (readiness) and one `POST` per function
+/// folder (`/EventHubTrigger`, `/TimerTrigger`, `/Health`), each invocation inside the
+/// middleware that gives it its span, trace context, timing and failure log.
+///
+/// The handler binary serves this, and the tests drive it the same way.
+pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/", get(ready))
         .route("/EventHubTrigger", post(event_hub::invoke))
         .route("/Health", post(health::invoke))
         .route("/TimerTrigger", post(timer::invoke))
+        .route_layer(axum::middleware::from_fn(middleware::invocation))
+        .route("/", get(ready))
         .with_state(state)
 }
 
 /// The host polls this until it answers (and pings it later); it answers at once and
 /// never touches the database.
-async fn ready() -> Json<Value> {
-    Json(json!({"status": "ready", "service": "paymetrics-handler"}))
-}
-
-/// The body the host expects back: `{"Outputs": {}, "Logs": [...], "ReturnValue": ...}`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct InvocationResponse {
-    /// Output bindings by name (`res` of the Health function; the others have none).
-    pub outputs: Map<String, Value>,
-    /// Lines the host writes to the function's log.
-    pub logs: Vec<String>,
-    /// The function's result, logged by the host; ours are counts.
-    pub return_value: Value,
-}
-
-impl InvocationResponse {
-    /// A response with logs and a return value.
-    pub fn new(logs: Vec<String>, return_value: Value) -> Self {
-        Self {
-            outputs: Map::new(),
-            logs,
-            return_value,
-        }
-    }
+async fn ready() -> Json<Ready> {
+    Json(Ready {
+        service: "paymetrics-handler",
+        status: "ready",
+    })
 }
 
 /// Why an invocation failed as a whole; the host retries it.
@@ -152,28 +152,27 @@ impl FunctionError {
     }
 }
 
+/// The answer to a failed invocation; the message also goes into the response's
+/// extensions, for the invocation middleware to log inside the invocation's span.
 impl IntoResponse for FunctionError {
     fn into_response(self) -> Response {
-        let status = self.status();
         let message = error_chain(&self);
-        let body = json!({
-            "Outputs": {},
-            "Logs": [format!("invocation failed, the host will retry it: {message}")],
-            "ReturnValue": null,
-            "error": {"code": self.code(), "message": message, "retryable": true},
-        });
-        (status, Json(body)).into_response()
+        let body = FailedInvocation {
+            logs: [format!(
+                "invocation failed, the host will retry it: {message}"
+            )],
+            outputs: NoOutputs {},
+            return_value: (),
+            error: ErrorBody {
+                code: self.code(),
+                message: message.clone(),
+                retryable: true,
+            },
+        };
+        let mut response = (self.status(), Json(body)).into_response();
+        response.extensions_mut().insert(Failure(message));
+        response
     }
-}
-
-/// Makes `span` continue the caller's W3C trace context (`traceparent`, `tracestate`)
-/// when the host sends one.
-fn continue_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&opentelemetry_http::HeaderExtractor(headers))
-    });
-    let _ = span.set_parent(parent);
 }
 
 /// An error and its causes, `: `-separated.
