@@ -39,7 +39,7 @@ use responses::{ErrorBody, FailedInvocation, NoOutputs, Ready};
 /// What every request handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// Database connections.
+    /// Database connections, shared by every invocation (`PAYMETRICS_DB_POOL_SIZE`).
     pub pool: Pool,
     /// Engine settings in force, reloaded when their file changes.
     pub engine: Arc<EngineHandle>,
@@ -118,7 +118,7 @@ pub enum FunctionError {
     /// The body exceeds `PAYMETRICS_MAX_BODY_BYTES`.
     #[error("the invocation body is larger than {limit} bytes (PAYMETRICS_MAX_BODY_BYTES)")]
     BodyTooLarge {
-        /// The limit.
+        /// The limit in bytes, named in the answer so the sender knows what to lower.
         limit: usize,
     },
     /// The body could not be read from the connection.

@@ -125,13 +125,13 @@ pub struct FailedInvocation {
     /// One line: the invocation failed and why.
     #[serde(rename = "Logs")]
     pub logs: [String; 1],
-    /// No outputs.
+    /// `{}`: a failed invocation has no outputs.
     #[serde(rename = "Outputs")]
     pub outputs: NoOutputs,
     /// Always `null`.
     #[serde(rename = "ReturnValue")]
     pub return_value: (),
-    /// What failed.
+    /// What failed, for people and scripts reading the answer (the host ignores it).
     pub error: ErrorBody,
 }
 

@@ -3,7 +3,8 @@
 //!
 //! The host sends `{"Data": {"timer": {"Schedule": ..., "ScheduleStatus": ...,
 //! "IsPastDue": bool}}, "Metadata": {"sys": {"UtcNow": ...}}}`. The timer carries no
-//! input that could be lost, so an unreadable body is logged and the run goes ahead.
+//! input that could be lost, so an unreadable body reads as "on time, no host clock" and
+//! the run goes ahead on the handler's clock.
 
 use axum::Json;
 use axum::body::Bytes;

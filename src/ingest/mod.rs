@@ -68,7 +68,7 @@ pub enum SourceFormat {
 }
 
 impl SourceFormat {
-    /// The stored name.
+    /// The name stored in `normalized_transactions.source_format`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CanonicalV1 => "canonical_v1",
@@ -120,7 +120,7 @@ impl RejectReason {
         Self::EnvelopeInvalid,
     ];
 
-    /// The stable code.
+    /// The stable code stored in `rejected_events.reason` and counted in metrics.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MalformedJson => "malformed_json",
@@ -162,22 +162,24 @@ pub struct Accepted {
     pub transaction: Transaction,
     /// [`Transaction::fingerprint`], computed once.
     pub fingerprint: [u8; 32],
-    /// The input format it arrived in.
+    /// The input format it arrived in, stored as `source_format`.
     pub format: SourceFormat,
     /// The event as received, kept in case it turns out to conflict with a stored one.
     pub raw: RawText,
-    /// Where it came from.
+    /// Partition, sequence number and enqueued time, stored with the transaction so a
+    /// row can be traced back to its event.
     pub lineage: Lineage,
 }
 
 /// An event to quarantine in `rejected_events`.
 #[derive(Debug, Clone)]
 pub struct Rejected {
-    /// Why.
+    /// The reason code and the sentence naming the offending fields.
     pub rejection: Rejection,
-    /// The event exactly as received.
+    /// The event exactly as received, so it can be fixed and replayed.
     pub raw: RawText,
-    /// Where it came from.
+    /// Where in the stream it was, to find the producer's record and to tell a
+    /// redelivery of this reject from another event with the same text.
     pub lineage: Lineage,
 }
 
@@ -216,7 +218,7 @@ pub struct PreparedBatch {
     /// whether a repeat is a duplicate or a conflict depends on what is already stored
     /// ([`settle`]).
     pub accepted: Vec<Accepted>,
-    /// Events to quarantine.
+    /// Events that failed validation, to quarantine (settling adds the conflicts).
     pub rejected: Vec<Rejected>,
 }
 
