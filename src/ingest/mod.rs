@@ -4,7 +4,7 @@
 //! [`envelope`] takes the host's invocation body apart into raw events with their Event
 //! Hubs lineage; [`normalize`] turns one raw event (canonical v1 or legacy camelCase) into
 //! a [`Transaction`] or a [`Rejection`] naming the field and the reason; [`prepare`] does
-//! both for a whole batch; [`settle`] decides, with what the store found when it claimed
+//! both for a whole batch; [`settle()`] decides, with what the store found when it claimed
 //! the batch's ids, which accepted events are new, duplicates or conflicts. Nothing here
 //! does I/O: storing is [`crate::store`]'s job.
 
@@ -216,7 +216,7 @@ pub struct PreparedBatch {
     pub received: usize,
     /// Valid events, in delivery order. The same transaction id may appear more than once:
     /// whether a repeat is a duplicate or a conflict depends on what is already stored
-    /// ([`settle`]).
+    /// ([`settle()`]).
     pub accepted: Vec<Accepted>,
     /// Events that failed validation, to quarantine (settling adds the conflicts).
     pub rejected: Vec<Rejected>,
