@@ -189,3 +189,133 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::settings::EngineConfig;
+    use crate::store::{self, PoolSettings};
+
+    /// The app in front of a database that is not there (nothing listens on port 1).
+    fn app_without_database() -> Router {
+        let pool = store::pool(
+            "postgres://postgres@127.0.0.1:1/none",
+            PoolSettings {
+                max_size: 1,
+                timeout: Duration::from_millis(500),
+                statement_timeout: Duration::from_secs(1),
+                lock_timeout: Duration::from_secs(1),
+            },
+        )
+        .unwrap();
+        app(AppState::new(
+            pool,
+            EngineHandle::fixed(EngineConfig::default()),
+            1024,
+        ))
+    }
+
+    async fn call(app: Router, request: Request<Body>) -> (StatusCode, Value) {
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn readiness_answers_without_the_database() {
+        let request = Request::get("/").body(Body::empty()).unwrap();
+        let (status, body) = call(app_without_database(), request).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            body,
+            serde_json::json!({"service": "paymetrics-handler", "status": "ready"})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_invocation_answers_the_hosts_envelope_with_a_retryable_error() {
+        let request = Request::post("/EventHubTrigger")
+            .header(INVOCATION_ID_HEADER, "unit-1")
+            .body(Body::from("{}"))
+            .unwrap();
+        let (status, body) = call(app_without_database(), request).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["Logs", "Outputs", "ReturnValue", "error"]);
+        assert_eq!(body["error"]["code"], "database_unavailable");
+        assert_eq!(body["error"]["retryable"], true);
+        assert!(body["ReturnValue"].is_null());
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_before_the_database_is_asked() {
+        let request = Request::post("/EventHubTrigger")
+            .body(Body::from(vec![b' '; 2048]))
+            .unwrap();
+        let (status, body) = call(app_without_database(), request).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["error"]["code"], "body_too_large");
+    }
+
+    /// Log lines written while the guard returned with them is held.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_middleware_logs_a_failure_once_inside_the_functions_span() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let request = Request::post("/TimerTrigger")
+            .header(INVOCATION_ID_HEADER, "unit-2")
+            .body(Body::from("{}"))
+            .unwrap();
+        let (status, _) = call(app_without_database(), request).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let failures: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .filter(|line| line["level"] == "ERROR")
+            .collect();
+        assert_eq!(failures.len(), 1, "{text}");
+        let failure = &failures[0];
+        assert_eq!(
+            failure["fields"]["message"],
+            "invocation failed; the host will retry"
+        );
+        assert!(
+            failure["fields"]["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("no database connection"),
+            "{failure}"
+        );
+        assert_eq!(failure["span"]["name"], "TimerTrigger");
+        assert_eq!(failure["span"]["invocation_id"], "unit-2");
+    }
+}
