@@ -16,7 +16,7 @@ use tracing::{Span, info, warn};
 
 use super::responses::{BatchOutcome, InvocationResponse};
 use super::{AppState, FunctionError, invocation_id};
-use crate::ingest::{self, IngestPolicy, Invocation, RejectReason};
+use crate::ingest::{self, IngestPolicy, InvalidBody, Invocation, RejectReason};
 use crate::store::{self, BatchContext, StoredBatch};
 use crate::telemetry;
 
@@ -38,8 +38,9 @@ pub(super) async fn invoke(
     let invocation = match parse(&bytes, &engine.ingest) {
         Ok(invocation) => invocation,
         Err(detail) => {
-            store::store_envelope_invalid(&**client, &bytes, &detail, &context).await?;
-            return Ok(Json(envelope_invalid(&detail, bytes.len())));
+            let invalid = InvalidBody::new(&bytes, detail);
+            store::store_envelope_invalid(&**client, &invalid, &context).await?;
+            return Ok(Json(envelope_invalid(&invalid.detail, bytes.len())));
         }
     };
     let span = Span::current();

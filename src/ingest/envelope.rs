@@ -50,7 +50,7 @@ pub enum RawText {
 }
 
 impl RawText {
-    fn from_bytes(bytes: &[u8]) -> Self {
+    pub(super) fn from_bytes(bytes: &[u8]) -> Self {
         match std::str::from_utf8(bytes) {
             Ok(text) if !text.contains('\0') => Self::Utf8(text.to_owned()),
             _ => Self::Base64(BASE64.encode(bytes)),

@@ -209,6 +209,34 @@ impl Rejected {
     }
 }
 
+/// A whole body that is not an invocation the handler takes, to quarantine once as
+/// `envelope_invalid` (a poison body must not block its partition).
+#[derive(Debug, Clone)]
+pub struct InvalidBody {
+    /// The body as received: its text, or base64 when it is not UTF-8 or holds a NUL.
+    pub raw: RawText,
+    /// Why it is not an invocation.
+    pub detail: String,
+    /// Identity of the body, so a redelivery stores it once: a SHA-256 over the reason
+    /// and the body's bytes.
+    pub fingerprint: [u8; 32],
+}
+
+impl InvalidBody {
+    /// The quarantine record of `body`, refused because of `detail`.
+    pub fn new(body: &[u8], detail: String) -> Self {
+        let mut hash = Sha256::new();
+        hash.update(RejectReason::EnvelopeInvalid.as_str().as_bytes());
+        hash.update([0]);
+        hash.update(body);
+        Self {
+            raw: RawText::from_bytes(body),
+            detail,
+            fingerprint: hash.finalize().into(),
+        }
+    }
+}
+
 /// A batch after validation, ready to store.
 #[derive(Debug, Default)]
 pub struct PreparedBatch {
@@ -266,4 +294,25 @@ pub fn prepare(events: Vec<RawEvent>, now: DateTime<Utc>, policy: &IngestPolicy)
         }
     }
     batch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_body_is_kept_as_text_or_base64_and_identified_by_its_bytes() {
+        let text = InvalidBody::new(b"not json", "the body is not JSON".into());
+        assert_eq!(text.raw, RawText::Utf8("not json".into()));
+        assert_eq!(text.detail, "the body is not JSON");
+        let binary = InvalidBody::new(b"nul\0byte", String::new());
+        assert_eq!(binary.raw, RawText::Base64("bnVsAGJ5dGU=".into()));
+        assert_eq!(binary.raw.encoding(), "base64");
+        let again = InvalidBody::new(b"not json", "another reason".into());
+        assert_eq!(
+            again.fingerprint, text.fingerprint,
+            "the detail is not identity"
+        );
+        assert_ne!(binary.fingerprint, text.fingerprint);
+    }
 }

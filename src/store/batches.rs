@@ -24,11 +24,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sha2::{Digest, Sha256};
 use tokio_postgres::{Client, GenericClient};
 
 use super::StoreError;
-use crate::ingest::{self, Accepted, Claimed, PreparedBatch, RejectReason, Rejected};
+use crate::ingest::{self, Accepted, Claimed, InvalidBody, PreparedBatch, RejectReason, Rejected};
 
 /// Facts about the invocation that every stored row shares.
 #[derive(Debug, Clone)]
@@ -345,25 +344,9 @@ fn without_nul(text: &str) -> Cow<'_, str> {
 /// Any [`StoreError`]; the host then retries.
 pub async fn store_envelope_invalid(
     client: &impl GenericClient,
-    body: &[u8],
-    detail: &str,
+    body: &InvalidBody,
     context: &BatchContext,
 ) -> Result<(), StoreError> {
-    let raw = match std::str::from_utf8(body) {
-        Ok(text) if !text.contains('\0') => (text.to_owned(), "utf8"),
-        _ => {
-            use base64::Engine as _;
-            (
-                base64::engine::general_purpose::STANDARD.encode(body),
-                "base64",
-            )
-        }
-    };
-    let mut hash = Sha256::new();
-    hash.update(RejectReason::EnvelopeInvalid.as_str().as_bytes());
-    hash.update([0]);
-    hash.update(body);
-    let fingerprint: [u8; 32] = hash.finalize().into();
     client
         .execute(
             "INSERT INTO rejected_events
@@ -372,10 +355,10 @@ pub async fn store_envelope_invalid(
              ON CONFLICT (fingerprint) DO NOTHING",
             &[
                 &RejectReason::EnvelopeInvalid.as_str(),
-                &detail,
-                &raw.0,
-                &raw.1,
-                &fingerprint.as_slice(),
+                &body.detail,
+                &body.raw.as_str(),
+                &body.raw.encoding(),
+                &body.fingerprint.as_slice(),
                 &context.invocation_id,
                 &context.now,
             ],
