@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use paymetrics::ingest::{self, IngestPolicy, Invocation};
+use paymetrics::ingest::{self, IngestPolicy, Invocation, PreparedBatch};
 use paymetrics::store::{self, BatchContext, PoolSettings};
 use serde_json::json;
 
@@ -94,6 +94,17 @@ fn bench_parse() {
     report("parse + validate", bodies.len() * BATCH, best);
 }
 
+/// `batches` host batches, validated and ready to store.
+fn prepare_batches(batches: usize) -> Vec<PreparedBatch> {
+    let policy = IngestPolicy::default();
+    (0..batches)
+        .map(|b| {
+            let invocation = Invocation::parse(&body(BATCH, b * BATCH)).unwrap();
+            ingest::prepare(invocation.events, now(), &policy)
+        })
+        .collect()
+}
+
 async fn bench_store() {
     let address = std::env::var("PAYMETRICS_TEST_PG").unwrap_or_else(|_| "127.0.0.1:5432".into());
     let admin = format!("postgres://postgres@{address}/postgres");
@@ -120,20 +131,9 @@ async fn bench_store() {
     .unwrap();
     let mut conn = pool.get().await.unwrap();
     store::migrate(&mut conn).await.unwrap();
-    let policy = IngestPolicy::default();
     let batches = 100;
-    let prepared: Vec<_> = (0..batches)
-        .map(|b| {
-            let invocation = Invocation::parse(&body(BATCH, b * BATCH)).unwrap();
-            ingest::prepare(invocation.events, now(), &policy)
-        })
-        .collect();
-    let replays: Vec<_> = (0..batches)
-        .map(|b| {
-            let invocation = Invocation::parse(&body(BATCH, b * BATCH)).unwrap();
-            ingest::prepare(invocation.events, now(), &policy)
-        })
-        .collect();
+    let prepared = prepare_batches(batches);
+    let replays = prepare_batches(batches);
     let context = BatchContext {
         invocation_id: None,
         now: now(),

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use paymetrics::functions::{AppState, SchemaGate, prepare_schema, router};
+use paymetrics::functions::{AppState, app, prepare_schema};
 use paymetrics::settings::{DbAuth, EngineConfig, HandlerSettings, MigrateMode};
 use paymetrics::{store, telemetry};
 use tracing::{error, info};
@@ -171,19 +171,13 @@ async fn serve() -> anyhow::Result<()> {
         migrate = ?settings.migrate,
         "handler listening"
     );
-    let schema = Arc::new(SchemaGate::default());
+    let state = AppState::new(pool, engine, settings.max_body_bytes);
     prepare_schema(
-        pool.clone(),
-        schema.clone(),
+        state.pool.clone(),
+        state.schema.clone(),
         settings.migrate == MigrateMode::OnStart,
     );
-    let state = AppState {
-        pool,
-        engine: Arc::new(engine),
-        max_body_bytes: settings.max_body_bytes,
-        schema,
-    };
-    axum::serve(listener, router(state))
+    axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")?;

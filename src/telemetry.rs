@@ -19,7 +19,7 @@ use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::Layer as _;
+use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -65,12 +65,57 @@ pub enum Output {
 /// # Errors
 /// A message when the connection string is not valid (without the string itself).
 pub fn init(service: &'static str, output: Output) -> Result<Telemetry, String> {
+    let Some(connection_string) = setting("APPLICATIONINSIGHTS_CONNECTION_STRING") else {
+        tracing_subscriber::registry()
+            .with(filter(output))
+            .with(log_lines(output))
+            .init();
+        return Ok(Telemetry::default());
+    };
+    let (traces, logs, metrics) = providers(service, &connection_string)?;
+    opentelemetry::global::set_meter_provider(metrics.clone());
+    opentelemetry::global::set_tracer_provider(traces.clone());
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    tracing_subscriber::registry()
+        .with(filter(output))
+        .with(log_lines(output))
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(traces.tracer(service))
+                .with_filter(exported()),
+        )
+        .with(
+            opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&logs)
+                .with_filter(exported()),
+        )
+        .init();
+    Ok(Telemetry {
+        providers: Some((traces, logs, metrics)),
+    })
+}
+
+/// An environment variable that is set and not blank.
+fn setting(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|s| !s.trim().is_empty())
+}
+
+/// The level filter: `RUST_LOG`, else `info` for the handler (stdout) and `warn` for
+/// tools (stderr).
+fn filter(output: Output) -> EnvFilter {
     let default_level = match output {
         Output::Stdout => "info",
         Output::Stderr => "warn",
     };
-    let filter =
-        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level))
+}
+
+/// The log lines: readable text in a terminal, else JSON lines.
+fn log_lines<S>(output: Output) -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     let terminal = match output {
         Output::Stdout => std::io::stdout().is_terminal(),
         Output::Stderr => std::io::stderr().is_terminal(),
@@ -81,8 +126,8 @@ pub fn init(service: &'static str, output: Output) -> Result<Telemetry, String> 
             Output::Stderr => Box::new(std::io::stderr()),
         }
     };
-    let fmt_text = terminal.then(|| tracing_subscriber::fmt::layer().with_writer(writer));
-    let fmt_json = (!terminal).then(|| {
+    let text = terminal.then(|| tracing_subscriber::fmt::layer().with_writer(writer));
+    let json = (!terminal).then(|| {
         tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
@@ -90,57 +135,21 @@ pub fn init(service: &'static str, output: Output) -> Result<Telemetry, String> 
             .flatten_event(true)
             .with_writer(writer)
     });
-    let Some(connection_string) = std::env::var("APPLICATIONINSIGHTS_CONNECTION_STRING")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-    else {
-        tracing_subscriber::registry()
-            .with(filter())
-            .with(fmt_text)
-            .with(fmt_json)
-            .init();
-        return Ok(Telemetry::default());
-    };
+    Layer::and_then(text, json)
+}
 
+/// The trace, log and metric providers, each exporting to Application Insights.
+fn providers(
+    service: &'static str,
+    connection_string: &str,
+) -> Result<(SdkTracerProvider, SdkLoggerProvider, SdkMeterProvider), String> {
     // The exporters run on their own threads with a blocking client, which must not be
     // built inside the async runtime.
     let client = std::thread::spawn(reqwest::blocking::Client::new)
         .join()
         .map_err(|_| "could not create the telemetry HTTP client".to_owned())?;
-    let endpoint = std::env::var("PAYMETRICS_TELEMETRY_ENDPOINT")
-        .ok()
-        .filter(|s| !s.trim().is_empty());
-    let exporter = || {
-        let exporter = opentelemetry_application_insights::Exporter::new_from_connection_string(
-            connection_string.clone(),
-            client.clone(),
-        )
-        .map_err(|_| {
-            "APPLICATIONINSIGHTS_CONNECTION_STRING is not a valid connection string".to_owned()
-        })?
-        // On stderr, not through tracing: a failing export must not feed itself.
-        .with_retry_notify(|err, delay| {
-            eprintln!("telemetry export failed, retrying in {delay:?}: {err}");
-        });
-        match &endpoint {
-            // The connection string's IngestionEndpoint is always made https; this one is
-            // taken as written, but plain http only to this machine (the instrumentation
-            // key travels in every request).
-            Some(url) => {
-                let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-                    .iter()
-                    .any(|prefix| url.starts_with(prefix));
-                if !url.starts_with("https://") && !local {
-                    return Err("PAYMETRICS_TELEMETRY_ENDPOINT must be an https URL (plain http only to this machine)".to_owned());
-                }
-                #[allow(deprecated)]
-                exporter
-                    .with_endpoint(url)
-                    .map_err(|_| "PAYMETRICS_TELEMETRY_ENDPOINT is not a URL".to_owned())
-            }
-            None => Ok(exporter),
-        }
-    };
+    let endpoint = setting("PAYMETRICS_TELEMETRY_ENDPOINT");
+    let exporter = || exporter(connection_string, &client, endpoint.as_deref());
     let resource = Resource::builder().with_service_name(service).build();
     let traces = SdkTracerProvider::builder()
         .with_resource(resource.clone())
@@ -158,49 +167,65 @@ pub fn init(service: &'static str, output: Output) -> Result<Telemetry, String> 
                 .build(),
         )
         .build();
-    opentelemetry::global::set_meter_provider(metrics.clone());
-    opentelemetry::global::set_tracer_provider(traces.clone());
-    opentelemetry::global::set_text_map_propagator(
-        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-    );
-    // The exporters' own logs must not be exported again (a feedback loop at shutdown).
-    let exported = || {
-        tracing_subscriber::filter::Targets::new()
-            .with_default(tracing::Level::TRACE)
-            .with_target("opentelemetry", tracing::level_filters::LevelFilter::OFF)
-            .with_target(
-                "opentelemetry_sdk",
-                tracing::level_filters::LevelFilter::OFF,
-            )
-            .with_target(
-                "opentelemetry_http",
-                tracing::level_filters::LevelFilter::OFF,
-            )
-            .with_target(
-                "opentelemetry_application_insights",
-                tracing::level_filters::LevelFilter::OFF,
-            )
-            .with_target("reqwest", tracing::level_filters::LevelFilter::OFF)
-            .with_target("hyper", tracing::level_filters::LevelFilter::OFF)
-            .with_target("hyper_util", tracing::level_filters::LevelFilter::OFF)
+    Ok((traces, logs, metrics))
+}
+
+/// One Application Insights exporter, to the connection string's ingestion endpoint or
+/// to `endpoint` (`PAYMETRICS_TELEMETRY_ENDPOINT`).
+fn exporter(
+    connection_string: &str,
+    client: &reqwest::blocking::Client,
+    endpoint: Option<&str>,
+) -> Result<opentelemetry_application_insights::Exporter<reqwest::blocking::Client>, String> {
+    let exporter = opentelemetry_application_insights::Exporter::new_from_connection_string(
+        connection_string,
+        client.clone(),
+    )
+    .map_err(|_| {
+        "APPLICATIONINSIGHTS_CONNECTION_STRING is not a valid connection string".to_owned()
+    })?
+    // On stderr, not through tracing: a failing export must not feed itself.
+    .with_retry_notify(|err, delay| {
+        eprintln!("telemetry export failed, retrying in {delay:?}: {err}");
+    });
+    let Some(url) = endpoint else {
+        return Ok(exporter);
     };
-    tracing_subscriber::registry()
-        .with(filter())
-        .with(fmt_text)
-        .with(fmt_json)
-        .with(
-            tracing_opentelemetry::layer()
-                .with_tracer(traces.tracer(service))
-                .with_filter(exported()),
-        )
-        .with(
-            opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&logs)
-                .with_filter(exported()),
-        )
-        .init();
-    Ok(Telemetry {
-        providers: Some((traces, logs, metrics)),
-    })
+    // The connection string's IngestionEndpoint is always made https; this one is taken
+    // as written, but plain http only to this machine (the instrumentation key travels in
+    // every request).
+    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|prefix| url.starts_with(prefix));
+    if !url.starts_with("https://") && !local {
+        return Err(
+            "PAYMETRICS_TELEMETRY_ENDPOINT must be an https URL (plain http only to this machine)"
+                .to_owned(),
+        );
+    }
+    #[allow(deprecated)]
+    exporter
+        .with_endpoint(url)
+        .map_err(|_| "PAYMETRICS_TELEMETRY_ENDPOINT is not a URL".to_owned())
+}
+
+/// What the exporting layers see: everything but the exporters' own logs, which must not
+/// be exported again (a feedback loop at shutdown).
+fn exported() -> tracing_subscriber::filter::Targets {
+    use tracing::level_filters::LevelFilter;
+    let quiet = [
+        "opentelemetry",
+        "opentelemetry_sdk",
+        "opentelemetry_http",
+        "opentelemetry_application_insights",
+        "reqwest",
+        "hyper",
+        "hyper_util",
+    ];
+    quiet.into_iter().fold(
+        tracing_subscriber::filter::Targets::new().with_default(tracing::Level::TRACE),
+        |targets, target| targets.with_target(target, LevelFilter::OFF),
+    )
 }
 
 /// The instruments operators read, from the global meter (no-ops without an exporter).

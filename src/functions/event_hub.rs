@@ -1,130 +1,128 @@
 //! `POST /EventHubTrigger`: one Event Hub batch into PostgreSQL.
+//!
+//! Read the body (within `PAYMETRICS_MAX_BODY_BYTES`), take the invocation apart; a body
+//! that is no invocation is quarantined whole as `envelope_invalid` and answered 200.
+//! Otherwise validate every event ([`ingest::prepare`]), store the batch exactly once
+//! ([`store::store_batch`]), count it in the metrics and answer with a [`BatchOutcome`].
+
+use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::Utc;
-use serde_json::{Value, json};
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Span, info, warn};
 
-use super::{AppState, FunctionError, InvocationResponse, error_chain};
-use crate::ingest::{self, Invocation};
+use super::responses::{BatchOutcome, InvocationResponse};
+use super::{AppState, FunctionError, invocation_id};
+use crate::ingest::{self, IngestPolicy, InvalidBody, Invocation, RejectReason};
 use crate::store::{self, BatchContext, StoredBatch};
 use crate::telemetry;
 
-/// The header carrying the host's invocation id.
-pub const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
+type Answer = Result<Json<InvocationResponse<BatchOutcome>>, FunctionError>;
 
 pub(super) async fn invoke(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<InvocationResponse>, FunctionError> {
-    let invocation_id = headers
-        .get(INVOCATION_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let span = info_span!(
-        "EventHubTrigger",
-        otel.kind = "server",
-        invocation_id = invocation_id.as_deref().unwrap_or(""),
-        partition_id = tracing::field::Empty,
-        batch_size = tracing::field::Empty,
-        accepted = tracing::field::Empty,
-        duplicates = tracing::field::Empty,
-        rejected = tracing::field::Empty,
-        otel.status_code = tracing::field::Empty,
-    );
-    super::continue_trace(&span, &headers);
-    let started = std::time::Instant::now();
-    let result = handle(state, invocation_id, body)
-        .instrument(span.clone())
-        .await;
-    telemetry::metrics::get()
-        .batch_duration
-        .record(started.elapsed().as_secs_f64(), &[]);
-    if let Err(e) = &result {
-        span.record("otel.status_code", "ERROR");
-        span.in_scope(|| error!(error = %error_chain(e), "invocation failed; the host will retry"));
-    }
-    result
-}
-
-async fn handle(
-    state: AppState,
-    invocation_id: Option<String>,
-    body: Body,
-) -> Result<Json<InvocationResponse>, FunctionError> {
-    let bytes = axum::body::to_bytes(body, state.max_body_bytes)
-        .await
-        .map_err(|e| {
-            if std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            {
-                FunctionError::BodyTooLarge {
-                    limit: state.max_body_bytes,
-                }
-            } else {
-                FunctionError::BodyUnreadable(e.to_string())
-            }
-        })?;
+) -> Answer {
+    let bytes = read_body(body, state.max_body_bytes).await?;
     let engine = state.engine.current();
     let context = BatchContext {
-        invocation_id,
+        invocation_id: invocation_id(&headers),
         now: Utc::now(),
         window_widths: engine.window_widths(),
     };
     let mut client = state.client().await?;
-
-    let parsed = Invocation::parse(&bytes).map_err(|e| e.to_string()).and_then(|invocation| {
-        let limit = engine.ingest.max_events_per_batch;
-        if invocation.events.len() > limit {
-            Err(format!(
-                "the invocation carries {} events, more than ingest.max_events_per_batch ({limit}); \
-                 lower maxEventBatchSize in host.json",
-                invocation.events.len()
-            ))
-        } else {
-            Ok(invocation)
-        }
-    });
-    let invocation = match parsed {
+    let invocation = match parse(&bytes, &engine.ingest) {
         Ok(invocation) => invocation,
         Err(detail) => {
-            store::store_envelope_invalid(&**client, &bytes, &detail, &context).await?;
-            warn!(error = %detail, bytes = bytes.len(), "invalid invocation body quarantined");
-            telemetry::metrics::get()
-                .events_rejected
-                .add(1, &telemetry::metrics::reason("envelope_invalid"));
-            let mut rejected = serde_json::Map::new();
-            rejected.insert("envelope_invalid".into(), json!(1));
-            return Ok(Json(InvocationResponse::new(
-                vec![format!(
-                    "invalid invocation body quarantined in rejected_events as envelope_invalid: {detail}"
-                )],
-                json!({
-                    "received": 0, "accepted": 0, "duplicates": 0, "rejected": 1,
-                    "rejected_by_reason": rejected,
-                }),
-            )));
+            let invalid = InvalidBody::new(&bytes, detail);
+            store::store_envelope_invalid(&**client, &invalid, &context).await?;
+            return Ok(Json(envelope_invalid(&invalid.detail, bytes.len())));
         }
     };
-    let span = tracing::Span::current();
+    let span = Span::current();
     span.record(
         "partition_id",
         invocation.partition_id.as_deref().unwrap_or(""),
     );
     span.record("batch_size", invocation.events.len());
 
-    let partition_id = invocation.partition_id.clone();
+    let partition_id = invocation.partition_id;
     let batch = ingest::prepare(invocation.events, context.now, &engine.ingest);
     let db_started = std::time::Instant::now();
     let stored = store::store_batch(&mut client, batch, &context).await?;
-    let instruments = telemetry::metrics::get();
-    instruments
+    telemetry::metrics::get()
         .db_duration
         .record(db_started.elapsed().as_secs_f64(), &[]);
+    count(&stored);
+    let summary = summary(&stored);
+    info!(
+        received = stored.received,
+        accepted = stored.accepted,
+        duplicates = stored.duplicates,
+        rejected = stored.rejected_total(),
+        "{summary}"
+    );
+    Ok(Json(InvocationResponse::new(
+        vec![summary],
+        outcome(&stored, partition_id),
+    )))
+}
+
+/// The body, or why it cannot be had.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, FunctionError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        {
+            FunctionError::BodyTooLarge { limit }
+        } else {
+            FunctionError::BodyUnreadable(e.to_string())
+        }
+    })
+}
+
+/// The invocation in `bytes`, or why it is not one the handler takes.
+fn parse(bytes: &[u8], policy: &IngestPolicy) -> Result<Invocation, String> {
+    let invocation = Invocation::parse(bytes).map_err(|e| e.to_string())?;
+    let limit = policy.max_events_per_batch;
+    if invocation.events.len() > limit {
+        return Err(format!(
+            "the invocation carries {} events, more than ingest.max_events_per_batch ({limit}); \
+             lower maxEventBatchSize in host.json",
+            invocation.events.len()
+        ));
+    }
+    Ok(invocation)
+}
+
+/// The answer once a body that is no invocation was quarantined.
+fn envelope_invalid(detail: &str, bytes: usize) -> InvocationResponse<BatchOutcome> {
+    let reason = RejectReason::EnvelopeInvalid.as_str();
+    warn!(error = %detail, bytes, "invalid invocation body quarantined");
+    telemetry::metrics::get()
+        .events_rejected
+        .add(1, &telemetry::metrics::reason(reason));
+    InvocationResponse::new(
+        vec![format!(
+            "invalid invocation body quarantined in rejected_events as {reason}: {detail}"
+        )],
+        BatchOutcome {
+            accepted: 0,
+            duplicates: 0,
+            partition_id: None,
+            received: 0,
+            rejected: 1,
+            rejected_by_reason: BTreeMap::from([(reason, 1)]),
+        },
+    )
+}
+
+/// Adds the stored batch to the metrics and to the invocation's span.
+fn count(stored: &StoredBatch) {
+    let instruments = telemetry::metrics::get();
     instruments.events_received.add(stored.received as u64, &[]);
     instruments.events_accepted.add(stored.accepted as u64, &[]);
     instruments
@@ -136,21 +134,10 @@ async fn handle(
             .events_rejected
             .add(*n as u64, &telemetry::metrics::reason(reason.as_str()));
     }
+    let span = Span::current();
     span.record("accepted", stored.accepted);
     span.record("duplicates", stored.duplicates);
     span.record("rejected", stored.rejected_total());
-    let summary = summary(&stored);
-    info!(
-        received = stored.received,
-        accepted = stored.accepted,
-        duplicates = stored.duplicates,
-        rejected = stored.rejected_total(),
-        "{summary}"
-    );
-    Ok(Json(InvocationResponse::new(
-        vec![summary],
-        return_value(&stored, partition_id),
-    )))
 }
 
 fn summary(stored: &StoredBatch) -> String {
@@ -172,18 +159,17 @@ fn summary(stored: &StoredBatch) -> String {
     text
 }
 
-fn return_value(stored: &StoredBatch, partition_id: Option<String>) -> Value {
-    let by_reason: serde_json::Map<String, Value> = stored
-        .rejected
-        .iter()
-        .map(|(reason, n)| (reason.as_str().to_owned(), json!(n)))
-        .collect();
-    json!({
-        "received": stored.received,
-        "accepted": stored.accepted,
-        "duplicates": stored.duplicates,
-        "rejected": stored.rejected_total(),
-        "rejected_by_reason": by_reason,
-        "partition_id": partition_id,
-    })
+fn outcome(stored: &StoredBatch, partition_id: Option<String>) -> BatchOutcome {
+    BatchOutcome {
+        accepted: stored.accepted,
+        duplicates: stored.duplicates,
+        partition_id: Some(partition_id),
+        received: stored.received,
+        rejected: stored.rejected_total(),
+        rejected_by_reason: stored
+            .rejected
+            .iter()
+            .map(|(reason, n)| (reason.as_str(), *n))
+            .collect(),
+    }
 }

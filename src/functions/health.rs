@@ -15,13 +15,12 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Map, Value, json};
-use tracing::{Instrument, info, info_span, warn};
+use serde_json::{Value, json};
+use tracing::{info, warn};
 
-use super::event_hub::INVOCATION_ID_HEADER;
-use super::{AppState, InvocationResponse, error_chain};
+use super::responses::{ContentType, HealthOutputs, HttpResponse, InvocationResponse};
+use super::{AppState, error_chain};
 use crate::store::{self, HealthFacts};
 
 /// Longest the function waits for the database (connecting included) before it reports
@@ -30,17 +29,8 @@ pub const HEALTH_DATABASE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub(super) async fn invoke(
     State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Json<InvocationResponse> {
-    let invocation_id = headers
-        .get(INVOCATION_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let span = info_span!("Health", otel.kind = "server", invocation_id = %invocation_id);
-    super::continue_trace(&span, &headers);
-    let now = Utc::now();
-    let facts = probe(&state, now).instrument(span.clone()).await;
+) -> Json<InvocationResponse<(), HealthOutputs>> {
+    let facts = probe(&state, Utc::now()).await;
     let (status, body) = health_body(&facts);
     let summary = format!(
         "health {status}: database {}, schema {} (this build needs {})",
@@ -48,26 +38,21 @@ pub(super) async fn invoke(
         body["schema_version"],
         body["schema_expected"]
     );
-    span.in_scope(|| {
-        if status == 200 {
-            info!("{summary}");
-        } else {
-            warn!("{summary}");
-        }
-    });
-    let mut outputs = Map::new();
-    outputs.insert(
-        "res".into(),
-        json!({
-            "statusCode": status,
-            "headers": {"Content-Type": "application/json"},
-            "body": body.to_string(),
-        }),
-    );
+    if status == 200 {
+        info!("{summary}");
+    } else {
+        warn!("{summary}");
+    }
     Json(InvocationResponse {
-        outputs,
+        outputs: HealthOutputs {
+            res: HttpResponse {
+                body: body.to_string(),
+                headers: ContentType::JSON,
+                status_code: status,
+            },
+        },
         logs: vec![summary],
-        return_value: Value::Null,
+        return_value: (),
     })
 }
 

@@ -3,18 +3,18 @@
 //!
 //! The host sends `{"Data": {"timer": {"Schedule": ..., "ScheduleStatus": ...,
 //! "IsPastDue": bool}}, "Metadata": {"sys": {"UtcNow": ...}}}`. The timer carries no
-//! input that could be lost, so an unreadable body is logged and the run goes ahead.
+//! input that could be lost, so an unreadable body reads as "on time, no host clock" and
+//! the run goes ahead on the handler's clock.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
-use tracing::{Instrument, error, info, info_span, warn};
+use serde_json::Value;
+use tracing::{info, warn};
 
-use super::event_hub::INVOCATION_ID_HEADER;
-use super::{AppState, FunctionError, InvocationResponse, error_chain};
+use super::responses::{InvocationResponse, TimerOutcome};
+use super::{AppState, FunctionError};
 use crate::store;
 
 /// What the handler reads of the host's timer invocation.
@@ -69,24 +69,8 @@ impl TimerInvocation {
 
 pub(super) async fn invoke(
     State(state): State<AppState>,
-    headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<InvocationResponse>, FunctionError> {
-    let invocation_id = headers
-        .get(INVOCATION_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let span = info_span!("TimerTrigger", otel.kind = "server", invocation_id = %invocation_id);
-    super::continue_trace(&span, &headers);
-    let result = handle(state, body).instrument(span.clone()).await;
-    if let Err(e) = &result {
-        span.in_scope(|| error!(error = %error_chain(e), "window closing failed"));
-    }
-    result
-}
-
-async fn handle(state: AppState, body: Bytes) -> Result<Json<InvocationResponse>, FunctionError> {
+) -> Result<Json<InvocationResponse<TimerOutcome>>, FunctionError> {
     let invocation = TimerInvocation::parse(&body);
     let now = invocation.now(Utc::now());
     if invocation.is_past_due {
@@ -129,20 +113,20 @@ async fn handle(state: AppState, body: Bytes) -> Result<Json<InvocationResponse>
     }
     Ok(Json(InvocationResponse::new(
         logs,
-        json!({
-            "now": now.to_rfc3339(),
-            "is_past_due": invocation.is_past_due,
-            "windows_closed": report.closed,
-            "windows_recomputed": report.recomputed,
-            "rows_written": report.rows,
-            "rule_rows_written": report.rule_rows,
-            "windows_remaining": report.remaining,
-            "window_close_lag_seconds": lag.as_secs(),
-            "partitions_dropped": partitions.dropped,
-            "cluster_run_id": clusters.run_id,
-            "merchants_clustered": clusters.merchants,
-            "merchant_outliers": clusters.outliers,
-        }),
+        TimerOutcome {
+            cluster_run_id: clusters.run_id,
+            is_past_due: invocation.is_past_due,
+            merchant_outliers: clusters.outliers,
+            merchants_clustered: clusters.merchants,
+            now: now.to_rfc3339(),
+            partitions_dropped: partitions.dropped,
+            rows_written: report.rows,
+            rule_rows_written: report.rule_rows,
+            window_close_lag_seconds: lag.as_secs(),
+            windows_closed: report.closed,
+            windows_recomputed: report.recomputed,
+            windows_remaining: report.remaining,
+        },
     )))
 }
 

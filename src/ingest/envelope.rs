@@ -50,7 +50,7 @@ pub enum RawText {
 }
 
 impl RawText {
-    fn from_bytes(bytes: &[u8]) -> Self {
+    pub(super) fn from_bytes(bytes: &[u8]) -> Self {
         match std::str::from_utf8(bytes) {
             Ok(text) if !text.contains('\0') => Self::Utf8(text.to_owned()),
             _ => Self::Base64(BASE64.encode(bytes)),
@@ -65,7 +65,7 @@ impl RawText {
         }
     }
 
-    /// The stored text.
+    /// The text stored in `rejected_events.raw` (its encoding in `raw_encoding`).
     pub fn as_str(&self) -> &str {
         match self {
             Self::Utf8(text) | Self::Base64(text) => text,
@@ -99,11 +99,11 @@ pub struct Lineage {
 /// One event of a batch, before validation.
 #[derive(Debug, Clone)]
 pub struct RawEvent {
-    /// As received.
+    /// The event's text as received, kept for quarantine.
     pub raw: RawText,
     /// The event's JSON, or why it is not JSON.
     pub parsed: Result<Value, String>,
-    /// Where it came from.
+    /// Its place in the Event Hubs stream.
     pub lineage: Lineage,
 }
 

@@ -4,11 +4,13 @@
 //! [`envelope`] takes the host's invocation body apart into raw events with their Event
 //! Hubs lineage; [`normalize`] turns one raw event (canonical v1 or legacy camelCase) into
 //! a [`Transaction`] or a [`Rejection`] naming the field and the reason; [`prepare`] does
-//! both for a whole batch and settles duplicates inside the batch. Nothing here does I/O:
-//! storing is [`crate::store`]'s job.
+//! both for a whole batch; [`settle()`] decides, with what the store found when it claimed
+//! the batch's ids, which accepted events are new, duplicates or conflicts. Nothing here
+//! does I/O: storing is [`crate::store`]'s job.
 
 pub mod envelope;
 mod normalize;
+mod settle;
 
 use std::fmt;
 use std::time::Duration;
@@ -20,6 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::Transaction;
 pub use envelope::{Invocation, Lineage, RawEvent, RawText};
 pub use normalize::normalize;
+pub use settle::{Claimed, Settled, candidates, settle};
 
 /// Ingest policy, from the `ingest` section of the engine settings.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -65,7 +68,7 @@ pub enum SourceFormat {
 }
 
 impl SourceFormat {
-    /// The stored name.
+    /// The name stored in `normalized_transactions.source_format`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CanonicalV1 => "canonical_v1",
@@ -117,7 +120,7 @@ impl RejectReason {
         Self::EnvelopeInvalid,
     ];
 
-    /// The stable code.
+    /// The stable code stored in `rejected_events.reason` and counted in metrics.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MalformedJson => "malformed_json",
@@ -159,22 +162,24 @@ pub struct Accepted {
     pub transaction: Transaction,
     /// [`Transaction::fingerprint`], computed once.
     pub fingerprint: [u8; 32],
-    /// The input format it arrived in.
+    /// The input format it arrived in, stored as `source_format`.
     pub format: SourceFormat,
     /// The event as received, kept in case it turns out to conflict with a stored one.
     pub raw: RawText,
-    /// Where it came from.
+    /// Partition, sequence number and enqueued time, stored with the transaction so a
+    /// row can be traced back to its event.
     pub lineage: Lineage,
 }
 
 /// An event to quarantine in `rejected_events`.
 #[derive(Debug, Clone)]
 pub struct Rejected {
-    /// Why.
+    /// The reason code and the sentence naming the offending fields.
     pub rejection: Rejection,
-    /// The event exactly as received.
+    /// The event exactly as received, so it can be fixed and replayed.
     pub raw: RawText,
-    /// Where it came from.
+    /// Where in the stream it was, to find the producer's record and to tell a
+    /// redelivery of this reject from another event with the same text.
     pub lineage: Lineage,
 }
 
@@ -204,16 +209,44 @@ impl Rejected {
     }
 }
 
+/// A whole body that is not an invocation the handler takes, to quarantine once as
+/// `envelope_invalid` (a poison body must not block its partition).
+#[derive(Debug, Clone)]
+pub struct InvalidBody {
+    /// The body as received: its text, or base64 when it is not UTF-8 or holds a NUL.
+    pub raw: RawText,
+    /// Why it is not an invocation.
+    pub detail: String,
+    /// Identity of the body, so a redelivery stores it once: a SHA-256 over the reason
+    /// and the body's bytes.
+    pub fingerprint: [u8; 32],
+}
+
+impl InvalidBody {
+    /// The quarantine record of `body`, refused because of `detail`.
+    pub fn new(body: &[u8], detail: String) -> Self {
+        let mut hash = Sha256::new();
+        hash.update(RejectReason::EnvelopeInvalid.as_str().as_bytes());
+        hash.update([0]);
+        hash.update(body);
+        Self {
+            raw: RawText::from_bytes(body),
+            detail,
+            fingerprint: hash.finalize().into(),
+        }
+    }
+}
+
 /// A batch after validation, ready to store.
 #[derive(Debug, Default)]
 pub struct PreparedBatch {
     /// Number of events in the invocation.
     pub received: usize,
     /// Valid events, in delivery order. The same transaction id may appear more than once:
-    /// whether a repeat is a duplicate or a conflict depends on what is already stored,
-    /// which is the store's to settle.
+    /// whether a repeat is a duplicate or a conflict depends on what is already stored
+    /// ([`settle()`]).
     pub accepted: Vec<Accepted>,
-    /// Events to quarantine.
+    /// Events that failed validation, to quarantine (settling adds the conflicts).
     pub rejected: Vec<Rejected>,
 }
 
@@ -261,4 +294,25 @@ pub fn prepare(events: Vec<RawEvent>, now: DateTime<Utc>, policy: &IngestPolicy)
         }
     }
     batch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_body_is_kept_as_text_or_base64_and_identified_by_its_bytes() {
+        let text = InvalidBody::new(b"not json", "the body is not JSON".into());
+        assert_eq!(text.raw, RawText::Utf8("not json".into()));
+        assert_eq!(text.detail, "the body is not JSON");
+        let binary = InvalidBody::new(b"nul\0byte", String::new());
+        assert_eq!(binary.raw, RawText::Base64("bnVsAGJ5dGU=".into()));
+        assert_eq!(binary.raw.encoding(), "base64");
+        let again = InvalidBody::new(b"not json", "another reason".into());
+        assert_eq!(
+            again.fingerprint, text.fingerprint,
+            "the detail is not identity"
+        );
+        assert_ne!(binary.fingerprint, text.fingerprint);
+    }
 }

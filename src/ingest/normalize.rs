@@ -374,94 +374,102 @@ pub fn normalize(
             transaction_id: None,
         });
     };
-    let names = if ["transaction_id", "occurred_at"]
-        .iter()
-        .any(|k| object.contains_key(*k))
-    {
-        &CANONICAL
-    } else if ["transactionId", "timestampMs", "amountMinor"]
-        .iter()
-        .any(|k| object.contains_key(*k))
-    {
-        &LEGACY
+    let names = detect(object)?;
+    let mut event = Event {
+        object,
+        problems: Problems::default(),
+    };
+    match event.transaction(names, now, policy) {
+        Some(transaction) if event.problems.0.is_empty() => Ok((transaction, names.format)),
+        _ => Err(event.problems.into_rejection(
+            object
+                .get(names.id)
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        )),
+    }
+}
+
+/// The event's format, told by its fields.
+fn detect(object: &Map<String, Value>) -> Result<&'static Names, Rejection> {
+    let has = |keys: &[&str]| keys.iter().any(|k| object.contains_key(*k));
+    if has(&["transaction_id", "occurred_at"]) {
+        Ok(&CANONICAL)
+    } else if has(&["transactionId", "timestampMs", "amountMinor"]) {
+        Ok(&LEGACY)
     } else {
-        return Err(Rejection {
+        Err(Rejection {
             reason: RejectReason::MissingField,
             detail: "transaction_id: is required (the event has neither canonical v1 fields \
                      such as transaction_id nor legacy fields such as transactionId)"
                 .to_owned(),
             transaction_id: None,
-        });
-    };
-
-    let mut event = Event {
-        object,
-        problems: Problems::default(),
-    };
-    let id = event.required(names.id, TransactionId::parse);
-    let occurred_at = match names.format {
-        SourceFormat::CanonicalV1 => event.canonical_time(names.time),
-        SourceFormat::LegacyCamel => event.epoch_millis(names.time),
+        })
     }
-    .and_then(|at| event.check_time(names.time, at, now, policy));
-    let currency = event.currency(names.currency);
-    let money = match names.format {
-        SourceFormat::CanonicalV1 => event.major_amount(names.amount, currency),
-        SourceFormat::LegacyCamel => event.minor_amount(names.amount, currency),
-    };
-    let payment_type = event.required(names.payment_type, PaymentType::parse);
-    let status = event.required(names.status, Status::parse);
-    let merchant_id = event.required(names.merchant_id, Label::parse);
-    let merchant_category = event.optional(names.merchant_category, true, Label::parse);
-    let customer_id = event.optional(names.customer_id, true, Label::parse);
-    let country = event.optional(names.country, false, Country::parse);
-    let channel = event.optional(names.channel, false, Channel::parse);
-    let decline_reason = event.optional(names.decline_reason, false, Label::parse);
-    let is_fraud = event.is_fraud(names.is_fraud);
+}
 
-    let transaction_id = object
-        .get(names.id)
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    match (id, occurred_at, money, payment_type, status, merchant_id) {
-        (
-            Some(id),
-            Some(occurred_at),
-            Some(money),
-            Some(payment_type),
-            Some(status),
-            Some(merchant_id),
-        ) if event.problems.0.is_empty() => Ok((
-            Transaction {
-                id,
-                occurred_at,
-                money,
-                payment_type,
-                status,
-                merchant_id,
-                merchant_category,
-                customer_id,
-                country,
-                channel,
-                decline_reason,
-                is_fraud,
-            },
-            names.format,
-        )),
-        _ => {
-            let problems = event.problems.0;
-            let reason = problems.first().map_or(RejectReason::InvalidField, |p| p.0);
-            let detail = problems
-                .into_iter()
-                .map(|p| p.1)
-                .collect::<Vec<_>>()
-                .join("; ");
-            Err(Rejection {
-                reason,
-                detail,
-                transaction_id,
-            })
+impl Problems {
+    /// The rejection for the problems found: the first one's reason, every one's text.
+    fn into_rejection(self, transaction_id: Option<String>) -> Rejection {
+        let reason = self.0.first().map_or(RejectReason::InvalidField, |p| p.0);
+        let detail = self
+            .0
+            .into_iter()
+            .map(|p| p.1)
+            .collect::<Vec<_>>()
+            .join("; ");
+        Rejection {
+            reason,
+            detail,
+            transaction_id,
         }
+    }
+}
+
+impl Event<'_> {
+    /// Reads every field as `names` calls them, recording each problem; the transaction
+    /// when every required field could be read.
+    fn transaction(
+        &mut self,
+        names: &Names,
+        now: DateTime<Utc>,
+        policy: &IngestPolicy,
+    ) -> Option<Transaction> {
+        // Every field is read before any `?`, so that every problem is reported.
+        let id = self.required(names.id, TransactionId::parse);
+        let occurred_at = match names.format {
+            SourceFormat::CanonicalV1 => self.canonical_time(names.time),
+            SourceFormat::LegacyCamel => self.epoch_millis(names.time),
+        }
+        .and_then(|at| self.check_time(names.time, at, now, policy));
+        let currency = self.currency(names.currency);
+        let money = match names.format {
+            SourceFormat::CanonicalV1 => self.major_amount(names.amount, currency),
+            SourceFormat::LegacyCamel => self.minor_amount(names.amount, currency),
+        };
+        let payment_type = self.required(names.payment_type, PaymentType::parse);
+        let status = self.required(names.status, Status::parse);
+        let merchant_id = self.required(names.merchant_id, Label::parse);
+        let merchant_category = self.optional(names.merchant_category, true, Label::parse);
+        let customer_id = self.optional(names.customer_id, true, Label::parse);
+        let country = self.optional(names.country, false, Country::parse);
+        let channel = self.optional(names.channel, false, Channel::parse);
+        let decline_reason = self.optional(names.decline_reason, false, Label::parse);
+        let is_fraud = self.is_fraud(names.is_fraud);
+        Some(Transaction {
+            id: id?,
+            occurred_at: occurred_at?,
+            money: money?,
+            payment_type: payment_type?,
+            status: status?,
+            merchant_id: merchant_id?,
+            merchant_category,
+            customer_id,
+            country,
+            channel,
+            decline_reason,
+            is_fraud,
+        })
     }
 }
 
@@ -548,9 +556,9 @@ mod tests {
         assert_eq!(tx.fingerprint(), canonical.fingerprint());
     }
 
-    #[test]
-    fn each_problem_has_its_reason_and_names_its_field() {
-        let cases = [
+    /// One event per kind of problem, with the reason and field its rejection names.
+    fn problem_cases() -> Vec<(Value, RejectReason, &'static str)> {
+        vec![
             (
                 with(canonical(), "amount", json!("12,5")),
                 RejectReason::InvalidAmount,
@@ -621,8 +629,12 @@ mod tests {
                 RejectReason::MissingField,
                 "transaction_id:",
             ),
-        ];
-        for (event, reason, field) in cases {
+        ]
+    }
+
+    #[test]
+    fn each_problem_has_its_reason_and_names_its_field() {
+        for (event, reason, field) in problem_cases() {
             let rejection = reject(event.clone());
             assert_eq!(rejection.reason, reason, "{event}");
             assert!(

@@ -2,13 +2,18 @@
 //!
 //! 1. The day partitions the batch needs are created if missing (outside the batch's
 //!    transaction, so partition DDL never holds locks while a batch is written).
-//! 2. In one transaction: the batch's transaction ids are claimed in `transaction_ids`
-//!    (`INSERT .. ON CONFLICT DO NOTHING`, in id order so concurrent batches cannot
-//!    deadlock); ids that were already there are compared by content fingerprint and
-//!    become duplicates (counted) or `duplicate_conflict` rejects; the newly claimed
-//!    transactions go to `normalized_transactions`, and the rejects to `rejected_events`
-//!    (`ON CONFLICT (fingerprint) DO NOTHING`, so a redelivered batch adds nothing).
+//! 2. In one transaction: the batch's candidate ids ([`ingest::candidates`], the first
+//!    occurrence of each) are claimed in `transaction_ids` (`INSERT .. ON CONFLICT DO
+//!    NOTHING`, in id order so concurrent batches cannot deadlock), and the fingerprints
+//!    stored with the ids that were already there are read. [`ingest::settle`] decides
+//!    from that what each event is: new, a duplicate (counted) or a `duplicate_conflict`
+//!    reject. The new transactions go to `normalized_transactions`, and the rejects to
+//!    `rejected_events` (`ON CONFLICT (fingerprint) DO NOTHING`, so a redelivered batch
+//!    adds nothing).
 //!
+//!    A concurrent batch with the same id waits on the claim's row lock until the first
+//!    commits, then finds the id taken and its fingerprint stored: the first version wins
+//!    across batches as it does within one.
 //! 3. Last in the transaction, the windows that received new transactions are marked
 //!    changed in `window_state` (see [`super::windows`]), counting late arrivals.
 //!
@@ -19,11 +24,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sha2::{Digest, Sha256};
 use tokio_postgres::{Client, GenericClient};
 
 use super::StoreError;
-use crate::ingest::{Accepted, PreparedBatch, RejectReason, Rejected, Rejection};
+use crate::ingest::{self, Accepted, Claimed, InvalidBody, PreparedBatch, RejectReason, Rejected};
 
 /// Facts about the invocation that every stored row shares.
 #[derive(Debug, Clone)]
@@ -70,23 +74,7 @@ pub async fn store_batch(
     batch: PreparedBatch,
     context: &BatchContext,
 ) -> Result<StoredBatch, StoreError> {
-    let mut days: Vec<NaiveDate> = batch
-        .accepted
-        .iter()
-        .map(|a| a.transaction.occurred_at.date_naive())
-        .collect();
-    days.sort_unstable();
-    days.dedup();
-    if !days.is_empty() {
-        client
-            .execute(
-                "SELECT paymetrics_ensure_partition(d) FROM unnest($1::date[]) AS d",
-                &[&days],
-            )
-            .await
-            .map_err(StoreError::query("creating day partitions"))?;
-    }
-
+    ensure_partitions(client, &batch.accepted).await?;
     let tx = client
         .transaction()
         .await
@@ -96,81 +84,70 @@ pub async fn store_batch(
         accepted,
         mut rejected,
     } = batch;
+    let claimed = claim(&tx, ingest::candidates(&accepted), context.now).await?;
+    let settled = ingest::settle(accepted, &claimed);
+    rejected.extend(settled.conflicts);
 
-    // The first occurrence of each id in the batch is the one that may be stored.
-    let mut first: HashMap<String, (usize, [u8; 32])> = HashMap::new();
-    for (index, item) in accepted.iter().enumerate() {
-        first
-            .entry(item.transaction.id.as_str().to_owned())
-            .or_insert((index, item.fingerprint));
-    }
-    let candidates: Vec<&Accepted> = accepted
-        .iter()
-        .enumerate()
-        .filter(|(index, item)| first[item.transaction.id.as_str()].0 == *index)
-        .map(|(_, item)| item)
-        .collect();
-    let new_ids = claim_ids(&tx, &candidates, context.now).await?;
-    let known: Vec<&str> = first
-        .keys()
-        .map(String::as_str)
-        .filter(|id| !new_ids.contains(*id))
-        .collect();
-    let stored = stored_fingerprints(&tx, &known).await?;
-
-    // Against the stored version, or the batch's first occurrence for a new id: the same
-    // content is a duplicate, other content a conflict. The first version always wins.
-    let mut outcome = StoredBatch {
-        received,
-        ..StoredBatch::default()
-    };
-    let mut fresh = Vec::with_capacity(new_ids.len());
-    for (index, item) in accepted.into_iter().enumerate() {
-        let id = item.transaction.id.as_str();
-        let (first_index, first_fingerprint) = first[id];
-        let reference = if new_ids.contains(id) {
-            if index == first_index {
-                fresh.push(item);
-                continue;
-            }
-            Some(first_fingerprint.to_vec())
-        } else {
-            stored.get(id).cloned()
-        };
-        if reference.as_deref() == Some(item.fingerprint.as_slice()) {
-            outcome.duplicates += 1;
-            continue;
-        }
-        let id = id.to_owned();
-        rejected.push(Rejected {
-            rejection: Rejection {
-                reason: RejectReason::DuplicateConflict,
-                detail: format!(
-                    "transaction_id: {id:?} was received before with different content; \
-                     the first version is kept"
-                ),
-                transaction_id: Some(id),
-            },
-            raw: item.raw,
-            lineage: item.lineage,
-        });
-    }
-
-    insert_transactions(&tx, &fresh, context.now).await?;
+    insert_transactions(&tx, &settled.fresh, context.now).await?;
     insert_rejects(&tx, &rejected, context).await?;
     // Last, so the window rows stay locked only for the commit.
     let late =
-        super::windows::mark_windows(&tx, &fresh, &context.window_widths, context.now).await?;
+        super::windows::mark_windows(&tx, &settled.fresh, &context.window_widths, context.now)
+            .await?;
     tx.commit()
         .await
         .map_err(StoreError::query("committing the batch"))?;
 
-    outcome.accepted = fresh.len();
-    outcome.late = late;
+    let mut outcome = StoredBatch {
+        received,
+        accepted: settled.fresh.len(),
+        duplicates: settled.duplicates,
+        rejected: BTreeMap::new(),
+        late,
+    };
     for reject in &rejected {
         *outcome.rejected.entry(reject.rejection.reason).or_default() += 1;
     }
     Ok(outcome)
+}
+
+/// Creates the day partitions the accepted transactions need, outside the batch's
+/// transaction.
+async fn ensure_partitions(client: &Client, accepted: &[Accepted]) -> Result<(), StoreError> {
+    let mut days: Vec<NaiveDate> = accepted
+        .iter()
+        .map(|a| a.transaction.occurred_at.date_naive())
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    if days.is_empty() {
+        return Ok(());
+    }
+    client
+        .execute(
+            "SELECT paymetrics_ensure_partition(d) FROM unnest($1::date[]) AS d",
+            &[&days],
+        )
+        .await
+        .map_err(StoreError::query("creating day partitions"))?;
+    Ok(())
+}
+
+/// Claims the candidates' ids and reads the fingerprints stored with those that were
+/// claimed before: what [`ingest::settle`] needs.
+async fn claim(
+    client: &impl GenericClient,
+    candidates: Vec<&Accepted>,
+    now: DateTime<Utc>,
+) -> Result<Claimed, StoreError> {
+    let new = claim_ids(client, &candidates, now).await?;
+    let known: Vec<&str> = candidates
+        .iter()
+        .map(|a| a.transaction.id.as_str())
+        .filter(|id| !new.contains(*id))
+        .collect();
+    let stored = stored_fingerprints(client, &known).await?;
+    Ok(Claimed { new, stored })
 }
 
 /// Claims ids in `transaction_ids`; returns those that were new.
@@ -367,25 +344,9 @@ fn without_nul(text: &str) -> Cow<'_, str> {
 /// Any [`StoreError`]; the host then retries.
 pub async fn store_envelope_invalid(
     client: &impl GenericClient,
-    body: &[u8],
-    detail: &str,
+    body: &InvalidBody,
     context: &BatchContext,
 ) -> Result<(), StoreError> {
-    let raw = match std::str::from_utf8(body) {
-        Ok(text) if !text.contains('\0') => (text.to_owned(), "utf8"),
-        _ => {
-            use base64::Engine as _;
-            (
-                base64::engine::general_purpose::STANDARD.encode(body),
-                "base64",
-            )
-        }
-    };
-    let mut hash = Sha256::new();
-    hash.update(RejectReason::EnvelopeInvalid.as_str().as_bytes());
-    hash.update([0]);
-    hash.update(body);
-    let fingerprint: [u8; 32] = hash.finalize().into();
     client
         .execute(
             "INSERT INTO rejected_events
@@ -394,10 +355,10 @@ pub async fn store_envelope_invalid(
              ON CONFLICT (fingerprint) DO NOTHING",
             &[
                 &RejectReason::EnvelopeInvalid.as_str(),
-                &detail,
-                &raw.0,
-                &raw.1,
-                &fingerprint.as_slice(),
+                &body.detail,
+                &body.raw.as_str(),
+                &body.raw.encoding(),
+                &body.fingerprint.as_slice(),
                 &context.invocation_id,
                 &context.now,
             ],

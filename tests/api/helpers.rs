@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use paymetrics::functions::{AppState, router};
+use paymetrics::functions::{AppState, app};
 use paymetrics::settings::{EngineConfig, EngineHandle};
 use paymetrics::store::{self, PoolSettings};
 use serde_json::Value;
@@ -135,15 +135,10 @@ impl TestApp {
             },
         )
         .unwrap();
-        let state = AppState {
-            pool,
-            engine: Arc::new(EngineHandle::fixed(engine)),
-            max_body_bytes,
-            schema: Arc::default(),
-        };
+        let state = AppState::new(pool, EngineHandle::fixed(engine), max_body_bytes);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        tokio::spawn(async move { axum::serve(listener, app(state)).await });
         Self {
             address,
             http: reqwest::Client::new(),

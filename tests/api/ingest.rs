@@ -94,7 +94,20 @@ async fn the_mixed_batch_yields_exactly_the_expected_rows_and_a_replay_changes_n
     .collect();
     assert_eq!(rejected_by_reason(&db).await, expected);
 
-    // The legacy event: 2002 minor units of EUR, normalized.
+    legacy_event_is_normalized(&db).await;
+    rejects_keep_the_event_and_name_the_field(&db).await;
+
+    // Replay: same answer counts as duplicates, not one row changes.
+    let before = snapshot(&db).await;
+    let (status, body) = app.invoke_fixture("eventhub_mixed_batch.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["ReturnValue"]["accepted"], 0);
+    assert_eq!(body["ReturnValue"]["duplicates"], 5);
+    assert_eq!(snapshot(&db).await, before);
+}
+
+/// The mixed batch's legacy event: 2002 minor units of EUR, normalized.
+async fn legacy_event_is_normalized(db: &tokio_postgres::Client) {
     let row = db
         .query_one(
             "SELECT amount, currency, payment_type, status, merchant_category, country, channel,
@@ -115,8 +128,10 @@ async fn the_mixed_batch_yields_exactly_the_expected_rows_and_a_replay_changes_n
     assert_eq!(row.get::<_, &str>(8), "2");
     assert_eq!(row.get::<_, i64>(9), 501);
     assert!(row.get::<_, bool>(10));
+}
 
-    // Rejects keep the event exactly as received and name the field.
+/// The mixed batch's rejects keep the event exactly as received and name the field.
+async fn rejects_keep_the_event_and_name_the_field(db: &tokio_postgres::Client) {
     let events = fixture_events("eventhub_mixed_batch.json");
     let malformed: (String, String, i64) = db
         .query_one(
@@ -147,14 +162,6 @@ async fn the_mixed_batch_yields_exactly_the_expected_rows_and_a_replay_changes_n
         .unwrap()
         .get(0);
     assert_eq!(missing, "merchant_id: is required");
-
-    // Replay: same answer counts as duplicates, not one row changes.
-    let before = snapshot(&db).await;
-    let (status, body) = app.invoke_fixture("eventhub_mixed_batch.json").await;
-    assert_eq!(status, 200);
-    assert_eq!(body["ReturnValue"]["accepted"], 0);
-    assert_eq!(body["ReturnValue"]["duplicates"], 5);
-    assert_eq!(snapshot(&db).await, before);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The `handler` binary itself, as the Functions host runs it.
 
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -233,12 +234,11 @@ async fn the_handler_swaps_in_a_changed_engine_file_and_refuses_a_bad_one() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-#[tokio::test]
-async fn telemetry_of_an_invocation_reaches_a_local_collector() {
+/// A stand-in for the Application Insights ingestion endpoint: its URL, and every request
+/// it received as (path, body), gzip undone.
+async fn collector() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
     use std::io::Read;
-    use std::sync::{Arc, Mutex};
 
-    // A stand-in for the Application Insights ingestion endpoint.
     let received: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let sink = received.clone();
     let collector = axum::Router::new().fallback(
@@ -266,6 +266,12 @@ async fn telemetry_of_an_invocation_reaches_a_local_collector() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}/", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, collector).await });
+    (endpoint, received)
+}
+
+#[tokio::test]
+async fn telemetry_of_an_invocation_reaches_a_local_collector() {
+    let (endpoint, received) = collector().await;
 
     let db = TestDb::migrated().await;
     let port = free_port();

@@ -275,34 +275,26 @@ async fn an_entra_token_is_each_new_connections_password_and_a_wrong_one_is_refu
     assert!(err.contains("password authentication failed"), "{err}");
 }
 
+/// A fresh certificate authority.
+fn self_signed_ca() -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
 #[tokio::test]
 async fn tls_is_verified_against_the_right_root_and_refused_with_another() {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, SanType};
+    use rcgen::{CertificateParams, KeyPair, SanType};
 
-    let ca = CertifiedIssuer::self_signed(
-        {
-            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            p
-        },
-        KeyPair::generate().unwrap(),
-    )
-    .unwrap();
+    let ca = self_signed_ca();
     let server_key = KeyPair::generate().unwrap();
     let mut server = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
     server
         .subject_alt_names
         .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
     let server_cert = server.signed_by(&server_key, &ca).unwrap();
-    let other_ca = CertifiedIssuer::self_signed(
-        {
-            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            p
-        },
-        KeyPair::generate().unwrap(),
-    )
-    .unwrap();
+    let other_ca = self_signed_ca();
 
     let pg = PrivatePg::start(
         "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 reject\n",
