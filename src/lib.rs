@@ -33,6 +33,7 @@ pub mod engine;
 pub mod functions;
 pub mod ingest;
 pub mod settings;
+#[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod store;
 pub mod telemetry;
