@@ -1,5 +1,6 @@
 //! The simulator: determinism, distributions, faults, ground truth, the handler sink
-//! end to end, and hot reload.
+//! end to end, and hot reload. Built only with the `simulator` feature.
+#![cfg(feature = "simulator")]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use paymetrics::ingest::{IngestPolicy, normalize};
 use paymetrics::simulator::run::{RunOptions, run};
-use paymetrics::simulator::scenario::TimeMode;
+use paymetrics::simulator::scenario::{Faults, TimeMode};
 use paymetrics::simulator::sinks::{HandlerSink, Sink};
 use paymetrics::simulator::{Arrivals, DEFAULT_SCENARIO, Generator, Scenario, check};
 use paymetrics::store;
@@ -23,7 +24,7 @@ fn scenario(faults: bool) -> Scenario {
     s.rate.events_per_second = 20.0;
     s.rate.bursts = None;
     if !faults {
-        s.faults = Default::default();
+        s.faults = Faults::none();
         s.fraud.rate = 0.0;
         s.outcomes_by_hour = None;
     }
