@@ -174,6 +174,18 @@ impl TypeModel {
     }
 }
 
+/// What a transaction's kind, amount and outcome were drawn as, before
+/// [`Generator::finish`] draws the rest.
+struct Draw {
+    payment_type: PaymentType,
+    /// Index into the generator's currencies.
+    currency: usize,
+    /// Amount in USD-equivalent major units.
+    usd: f64,
+    status: Status,
+    merchant: u32,
+}
+
 struct CurrencyModel {
     currency: Currency,
     per_usd: f64,
@@ -349,20 +361,26 @@ impl Generator {
             }
         }
         let payment_type = model.payment_type;
-        self.finish(at, payment_type, currency, usd, status, merchant, false)
+        let draw = Draw {
+            payment_type,
+            currency,
+            usd,
+            status,
+            merchant,
+        };
+        self.finish(at, draw, false)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
-        &mut self,
-        at: DateTime<Utc>,
-        payment_type: PaymentType,
-        currency: usize,
-        usd: f64,
-        status: Status,
-        merchant: u32,
-        is_fraud: bool,
-    ) -> Txn {
+    /// The transaction of a draw: its amount in the currency's minor units, and the
+    /// customer, country, channel and decline reason drawn now.
+    fn finish(&mut self, at: DateTime<Utc>, draw: Draw, is_fraud: bool) -> Txn {
+        let Draw {
+            payment_type,
+            currency,
+            usd,
+            status,
+            merchant,
+        } = draw;
         let model = &self.currencies[currency];
         let currency = model.currency;
         let scaled = usd * model.per_usd * 10f64.powi(currency.minor_units() as i32);
@@ -413,7 +431,14 @@ impl Generator {
                 let currency = self.currency_index.sample(&mut self.rng);
                 let when = at + TimeDelta::milliseconds(i64::from(i) * 700);
                 let card = self.types[card].payment_type;
-                let txn = self.finish(when, card, currency, usd, status, merchant, true);
+                let draw = Draw {
+                    payment_type: card,
+                    currency,
+                    usd,
+                    status,
+                    merchant,
+                };
+                let txn = self.finish(when, draw, true);
                 self.fraud_queue.push_back(txn);
             }
         } else {
@@ -427,15 +452,14 @@ impl Generator {
                 let merchant = self.merchant();
                 let when = at + TimeDelta::seconds(i64::from(i) * 40);
                 let payment_type = self.types[kind].payment_type;
-                let mut txn = self.finish(
-                    when,
+                let draw = Draw {
                     payment_type,
                     currency,
                     usd,
-                    Status::Approved,
+                    status: Status::Approved,
                     merchant,
-                    true,
-                );
+                };
+                let mut txn = self.finish(when, draw, true);
                 let customer = *first.get_or_insert(txn.customer);
                 txn.customer = customer;
                 self.fraud_queue.push_back(txn);
