@@ -1,8 +1,11 @@
 //! The deterministic event stream: arrivals, transactions, fraud episodes and faults.
 //!
-//! Everything random comes from one xoshiro256++ stream seeded by the scenario, and
-//! nothing reads the clock: the caller passes every event time in. The same seed and
-//! scenario give the same bytes, whatever the sinks do with them afterwards.
+//! Everything random comes from two xoshiro256++ streams seeded by the scenario's seed
+//! (one for the transactions and their faults, one for the arrival times), and nothing
+//! reads the clock: the caller passes every event time in. The same seed and scenario give
+//! the same bytes, whatever the sinks do with them afterwards. Transactions hold the
+//! domain's values (`PaymentType`, `Status`, `Currency`, ...), whose canonical text is what
+//! the events carry.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -95,11 +98,11 @@ pub struct Txn {
     pub payment_type: PaymentType,
     /// Outcome.
     pub status: Status,
-    /// Merchant number.
+    /// Merchant number (sent as `m-000042`); also picks its category.
     pub merchant: u32,
     /// Index into the scenario's categories.
     pub category: usize,
-    /// Customer number.
+    /// Customer number (sent as `c-000123`).
     pub customer: u32,
     /// Country of the payment.
     pub country: Country,
@@ -107,7 +110,7 @@ pub struct Txn {
     pub channel: Channel,
     /// Why it was declined, for declined payments.
     pub decline_reason: Option<&'static str>,
-    /// Labelled fraud.
+    /// Labelled as fraud by the producer (a fraud episode's payments).
     pub is_fraud: bool,
 }
 
@@ -120,7 +123,7 @@ pub struct Emission {
     pub partition_key: u32,
     /// The transaction id the event carries (for the manifest).
     pub transaction_id: String,
-    /// Its fault.
+    /// The fault it carries, for the manifest.
     pub fault: Fault,
     /// What the pipeline should do with it.
     pub expected: Expected,

@@ -92,7 +92,8 @@ pub struct Scenario {
     pub delivery: Delivery,
 }
 
-/// Arrival rate.
+/// How many events arrive a second: a mean, shaped by a pattern over the day or week and
+/// by random bursts.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
@@ -235,7 +236,8 @@ pub struct Customers {
     pub count: u64,
 }
 
-/// Fraud.
+/// Fraud episodes: how often one starts and what it looks like; their payments carry
+/// `is_fraud: true`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fraud {
@@ -290,7 +292,7 @@ pub struct Faults {
     pub legacy_format: f64,
 }
 
-/// Late delivery.
+/// Late delivery: events that reach the pipeline after their window may have closed.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Late {
