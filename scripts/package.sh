@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the release `handler` and writes the deployable Function App zip:
+# Builds the release `handler`, without the simulator (`--no-default-features`: none of
+# its crates is compiled in), and writes the deployable Function App zip:
 #   host.json, EventHubTrigger/function.json, TimerTrigger/function.json,
 #   Health/function.json, handler (executable), migrations/, config/
 # which is also exactly what `func azure functionapp publish` uploads from the repository
@@ -14,11 +15,12 @@ out="${1:-dist/functionapp.zip}"
 target="${PAYMETRICS_TARGET:-}"
 command -v zip >/dev/null || { echo "zip is needed: apt-get install zip" >&2; exit 1; }
 
+build=(cargo build --release --locked --bin handler --no-default-features)
 if [ -n "$target" ]; then
-  cargo build --release --locked --bin handler --target "$target"
+  "${build[@]}" --target "$target"
   binary="${CARGO_TARGET_DIR:-target}/$target/release/handler"
 else
-  cargo build --release --locked --bin handler
+  "${build[@]}"
   binary="${CARGO_TARGET_DIR:-target}/release/handler"
 fi
 

@@ -34,6 +34,7 @@ pub mod functions;
 pub mod ingest;
 mod serde_duration;
 pub mod settings;
+#[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod store;
 pub mod telemetry;

@@ -1,21 +1,24 @@
-//! `simulator`: realistic, reproducible payment traffic for paymetrics.
+//! `simulator`: realistic, reproducible payment traffic for paymetrics. This door parses the
+//! command line, loads the scenario, opens the sink or the database (as the handler does)
+//! and calls [`paymetrics::simulator`].
 #![recursion_limit = "256"]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
-use paymetrics::settings::Secret;
+use paymetrics::settings::{DbAuth, HandlerSettings, Secret};
 use paymetrics::simulator::eventhubs::{
     EntraCredential, EventHubsAuth, EventHubsSink, EventHubsTarget,
 };
 use paymetrics::simulator::run::{RunOptions, run};
 use paymetrics::simulator::scenario::TimeMode;
 use paymetrics::simulator::sinks::{HandlerSink, Sink};
-use paymetrics::simulator::{DEFAULT_SCENARIO, Scenario, check};
+use paymetrics::simulator::{DEFAULT_SCENARIO, Scenario, check, report};
+use paymetrics::store::{self, connect::Password};
 use paymetrics::telemetry;
 
 /// Realistic, reproducible payment traffic for paymetrics.
@@ -40,7 +43,7 @@ enum Command {
     DefaultConfig,
     /// Print the latest payment_metrics_5m rows, rule results, rejects and clusters.
     Report {
-        /// The database (default: DATABASE_URL).
+        /// The database (default: DATABASE_URL), reached with the handler's TLS policy.
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: String,
         /// Rows per table.
@@ -52,7 +55,7 @@ enum Command {
         /// The truth file written by `run --truth`.
         #[arg(long)]
         truth: PathBuf,
-        /// The database (default: DATABASE_URL).
+        /// The database (default: DATABASE_URL), reached with the handler's TLS policy.
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: String,
     },
@@ -156,71 +159,85 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{DEFAULT_SCENARIO}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { config } => {
-            let scenario = Scenario::load(&config)?;
-            println!(
-                "{} is valid: {} events/s, {} payment types, {} currencies, {}",
-                config.display(),
-                scenario.rate.events_per_second,
-                scenario.payment_types.len(),
-                scenario.currencies.len(),
-                match scenario.time {
-                    TimeMode::Realtime => "realtime".to_owned(),
-                    TimeMode::Backfill { from, to } => format!("backfill {from} to {to}"),
-                }
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Validate { config } => validate_command(&config),
         Command::Report {
             database_url,
             limit,
         } => {
-            let (client, connection) =
-                tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
-                    .await
-                    .context("connecting to the database")?;
-            tokio::spawn(connection);
-            print!(
-                "{}",
-                paymetrics::simulator::report::report(&client, limit).await?
-            );
+            let client = connect(database_url).await?;
+            print!("{}", report::report(&**client, limit).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Check {
             truth,
             database_url,
-        } => {
-            let text = std::fs::read_to_string(&truth)
-                .with_context(|| format!("reading {}", truth.display()))?;
-            let rows: Vec<serde_json::Value> = serde_json::from_str(&text)
-                .with_context(|| format!("parsing {}", truth.display()))?;
-            let (client, connection) =
-                tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
-                    .await
-                    .context("connecting to the database")?;
-            tokio::spawn(connection);
-            let report = check::compare(&client, &rows).await?;
-            for line in &report.differences {
-                println!("  {line}");
-            }
-            println!(
-                "{} of {} expected payment_metrics_5m rows match; {} differences; {} in windows not closed yet",
-                report.matching, report.expected_rows, report.difference_count, report.pending
-            );
-            Ok(if report.ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        } => check_command(&truth, database_url).await,
         Command::Run(args) => run_command(*args).await,
     }
 }
 
-async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
+fn validate_command(config: &Path) -> anyhow::Result<ExitCode> {
+    let scenario = Scenario::load(config)?;
+    println!(
+        "{} is valid: {} events/s, {} payment types, {} currencies, {}",
+        config.display(),
+        scenario.rate.events_per_second,
+        scenario.payment_types.len(),
+        scenario.currencies.len(),
+        match scenario.time {
+            TimeMode::Realtime => "realtime".to_owned(),
+            TimeMode::Backfill { from, to } => format!("backfill {from} to {to}"),
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A connection to the database at `database_url`, made as the handler makes its own:
+/// the same settings (`PAYMETRICS_DB_SSLMODE`, `PAYMETRICS_DB_SSLROOTCERT`, timeouts from
+/// the environment) and so the same TLS policy: verified TLS unless the server is on
+/// this machine or the URL says `sslmode=disable`.
+async fn connect(database_url: String) -> anyhow::Result<deadpool_postgres::Object> {
+    let settings = HandlerSettings::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(database_url.clone()),
+        _ => std::env::var(name).ok(),
+    })?;
+    if settings.database.auth == DbAuth::Entra {
+        bail!(
+            "the simulator signs in with the password in the database URL, not Microsoft Entra ID (unset PAYMETRICS_DB_AUTH)"
+        );
+    }
+    let (config, tls) = settings.database.connection()?;
+    let pool = store::pool_with(config, &tls, Password::Fixed, settings.pool)?;
+    pool.get().await.context("connecting to the database")
+}
+
+async fn check_command(truth: &Path, database_url: String) -> anyhow::Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(truth).with_context(|| format!("reading {}", truth.display()))?;
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", truth.display()))?;
+    let client = connect(database_url).await?;
+    let report = check::compare(&**client, &rows).await?;
+    for line in &report.differences {
+        println!("  {line}");
+    }
+    println!(
+        "{} of {} expected payment_metrics_5m rows match; {} differences; {} in windows not closed yet",
+        report.matching, report.expected_rows, report.difference_count, report.pending
+    );
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The scenario of a run: the file (or the built-in one) with the command line's
+/// overrides.
+fn scenario_of(args: &RunArgs) -> anyhow::Result<Scenario> {
     let mut scenario = match &args.config {
         Some(path) => Scenario::load(path)?,
-        None => Scenario::from_yaml(DEFAULT_SCENARIO, "default scenario")?,
+        None => Scenario::default(),
     };
     if let Some(seed) = args.seed {
         scenario.seed = seed;
@@ -237,7 +254,13 @@ async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         scenario.time = TimeMode::Backfill { from, to };
     }
-    let sink = match args.sink {
+    Ok(scenario)
+}
+
+/// Where the run's events go.
+async fn open_sink(args: &RunArgs, scenario: &Scenario) -> anyhow::Result<Sink> {
+    let delivery = &scenario.delivery;
+    Ok(match args.sink {
         SinkKind::Null => Sink::Null,
         SinkKind::Stdout => Sink::Lines(Box::new(std::io::BufWriter::new(std::io::stdout()))),
         SinkKind::File => {
@@ -251,59 +274,65 @@ async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         SinkKind::Handler => Sink::Handler(HandlerSink::new(
             &args.target,
-            scenario.delivery.partitions,
-            scenario.delivery.max_attempts,
+            delivery.partitions,
+            delivery.max_attempts,
         )),
-        SinkKind::Eventhubs => {
-            let auth = match args.auth {
-                Auth::ConnectionString => EventHubsAuth::ConnectionString(Secret::new(
-                    std::env::var("EVENTHUBS_CONNECTION_STRING")
-                        .context("EVENTHUBS_CONNECTION_STRING is not set")?,
-                )),
-                Auth::ManagedIdentity => EventHubsAuth::EntraId(EntraCredential::ManagedIdentity),
-                Auth::WorkloadIdentity => EventHubsAuth::EntraId(EntraCredential::WorkloadIdentity),
-                Auth::AzureCli => EventHubsAuth::EntraId(EntraCredential::AzureCli),
-                Auth::ClientSecret => EventHubsAuth::EntraId(EntraCredential::ClientSecret),
-            };
-            let namespace = match (&auth, args.namespace.clone()) {
-                (_, Some(namespace)) => namespace,
-                (EventHubsAuth::ConnectionString(_), None) => String::new(),
-                (_, None) => {
-                    bail!("--namespace (or EVENTHUBS_NAMESPACE) is required for Event Hubs")
-                }
-            };
-            let target = EventHubsTarget {
-                namespace,
-                hub: args.hub.clone(),
-                auth,
-            };
-            Sink::EventHubs(
-                EventHubsSink::open(
-                    &target,
-                    scenario.delivery.batch_size,
-                    scenario.delivery.max_attempts,
-                )
-                .await?,
+        SinkKind::Eventhubs => Sink::EventHubs(
+            EventHubsSink::open(
+                &event_hubs_target(args)?,
+                delivery.batch_size,
+                delivery.max_attempts,
             )
-        }
+            .await?,
+        ),
+    })
+}
+
+/// The event hub and how to sign in to it, from the command line and the environment.
+fn event_hubs_target(args: &RunArgs) -> anyhow::Result<EventHubsTarget> {
+    let auth = match args.auth {
+        Auth::ConnectionString => EventHubsAuth::ConnectionString(Secret::new(
+            std::env::var("EVENTHUBS_CONNECTION_STRING")
+                .context("EVENTHUBS_CONNECTION_STRING is not set")?,
+        )),
+        Auth::ManagedIdentity => EventHubsAuth::EntraId(EntraCredential::ManagedIdentity),
+        Auth::WorkloadIdentity => EventHubsAuth::EntraId(EntraCredential::WorkloadIdentity),
+        Auth::AzureCli => EventHubsAuth::EntraId(EntraCredential::AzureCli),
+        Auth::ClientSecret => EventHubsAuth::EntraId(EntraCredential::ClientSecret),
     };
+    let namespace = match (&auth, args.namespace.clone()) {
+        (_, Some(namespace)) => namespace,
+        (EventHubsAuth::ConnectionString(_), None) => String::new(),
+        (_, None) => bail!("--namespace (or EVENTHUBS_NAMESPACE) is required for Event Hubs"),
+    };
+    Ok(EventHubsTarget {
+        namespace,
+        hub: args.hub.clone(),
+        auth,
+    })
+}
+
+async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let scenario = scenario_of(&args)?;
+    let sink = open_sink(&args, &scenario).await?;
     let realtime = matches!(scenario.time, TimeMode::Realtime);
     if realtime && args.count.is_none() && args.duration.is_none() {
         eprintln!("running in real time until interrupted (use --count or --duration to stop)");
     }
+    let to_stdout = matches!(args.sink, SinkKind::Stdout);
     let options = RunOptions {
         count: args.count,
         duration: args.duration,
         manifest: args.manifest,
         truth: args.truth,
         watch: if realtime { args.config.clone() } else { None },
-        progress: !args.quiet && !matches!(args.sink, SinkKind::Stdout),
+        progress: !args.quiet && !to_stdout,
     };
     let summary = tokio::select! {
         summary = run(scenario, sink, options) => summary?,
         _ = tokio::signal::ctrl_c() => bail!("interrupted"),
     };
-    if args.quiet || matches!(args.sink, SinkKind::Stdout) {
+    if args.quiet || to_stdout {
         eprintln!("{}", summary.report());
     }
     for error in &summary.errors {

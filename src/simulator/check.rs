@@ -1,6 +1,6 @@
 //! Comparing `payment_metrics_5m` in the database with a run's ground truth.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -66,6 +66,102 @@ fn decimal(value: &Value) -> Option<Decimal> {
     }
 }
 
+/// A row's identity: window start, payment type and currency.
+type RowKey = (DateTime<Utc>, String, String);
+
+fn key(row: &Value) -> Option<RowKey> {
+    Some((
+        row["window_start"].as_str()?.parse().ok()?,
+        row["payment_type"].as_str()?.to_owned(),
+        row["currency"].as_str()?.to_owned(),
+    ))
+}
+
+/// The stored `payment_metrics_5m` rows over the truth's windows, by key.
+async fn stored_rows(
+    client: &impl GenericClient,
+    truth: &[Value],
+) -> Result<BTreeMap<RowKey, Value>, StoreError> {
+    let starts = || {
+        truth
+            .iter()
+            .filter_map(|r| r["window_start"].as_str()?.parse::<DateTime<Utc>>().ok())
+    };
+    let (first, last) = (
+        starts().min().unwrap_or_default(),
+        starts().max().unwrap_or_default(),
+    );
+    let rows = client
+        .query(
+            "SELECT row_to_json(m)::text FROM payment_metrics_5m m
+             WHERE window_start >= $1 AND window_start <= $2",
+            &[&first, &last],
+        )
+        .await
+        .map_err(StoreError::query("reading payment_metrics_5m"))?;
+    let mut stored = BTreeMap::new();
+    for row in rows {
+        let text: String = row.get(0);
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if let Some(k) = key(&value) {
+            stored.insert(k, value);
+        }
+    }
+    Ok(stored)
+}
+
+/// The 5-minute windows the pipeline has closed and not reopened.
+async fn closed_windows(
+    client: &impl GenericClient,
+) -> Result<BTreeSet<DateTime<Utc>>, StoreError> {
+    Ok(client
+        .query(
+            "SELECT window_start FROM window_state
+             WHERE width_seconds = 300 AND closed_at IS NOT NULL AND NOT dirty",
+            &[],
+        )
+        .await
+        .map_err(StoreError::query("reading closed windows"))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect())
+}
+
+impl CheckReport {
+    /// Counts a difference, keeping the first 20 lines.
+    fn differ(&mut self, line: String) {
+        self.difference_count += 1;
+        if self.differences.len() < 20 {
+            self.differences.push(line);
+        }
+    }
+
+    /// Compares one expected row with the stored one, column by column; true when they
+    /// are the same.
+    fn compare_row(&mut self, k: &RowKey, expected: &Value, actual: &Value) -> bool {
+        let mut same = true;
+        for column in COUNTS.iter().chain(DECIMALS) {
+            let equal = if COUNTS.contains(column) {
+                expected[*column].as_i64() == actual[*column].as_i64()
+            } else {
+                match (decimal(&expected[*column]), decimal(&actual[*column])) {
+                    (Some(a), Some(b)) => (a - b).abs() <= Decimal::new(1, 9),
+                    (None, None) => true,
+                    _ => false,
+                }
+            };
+            if !equal {
+                same = false;
+                self.differ(format!(
+                    "{} {} {}: {column} expected {} found {}",
+                    k.0, k.1, k.2, expected[*column], actual[*column]
+                ));
+            }
+        }
+        same
+    }
+}
+
 /// Compares the truth rows with the database over the truth's windows that the pipeline
 /// has closed (and not reopened); rows of other windows are counted as pending. Quotients
 /// (averages, rates) may differ in their last digits; anything closer than 1e-9 matches.
@@ -76,60 +172,11 @@ pub async fn compare(
     client: &impl GenericClient,
     truth: &[Value],
 ) -> Result<CheckReport, StoreError> {
-    let rows = client
-        .query(
-            "SELECT row_to_json(m)::text FROM payment_metrics_5m m
-             WHERE window_start >= $1 AND window_start <= $2",
-            &[
-                &truth
-                    .iter()
-                    .filter_map(|r| r["window_start"].as_str()?.parse::<DateTime<Utc>>().ok())
-                    .min()
-                    .unwrap_or_default(),
-                &truth
-                    .iter()
-                    .filter_map(|r| r["window_start"].as_str()?.parse::<DateTime<Utc>>().ok())
-                    .max()
-                    .unwrap_or_default(),
-            ],
-        )
-        .await
-        .map_err(StoreError::query("reading payment_metrics_5m"))?;
-    let key = |row: &Value| -> Option<(DateTime<Utc>, String, String)> {
-        Some((
-            row["window_start"].as_str()?.parse().ok()?,
-            row["payment_type"].as_str()?.to_owned(),
-            row["currency"].as_str()?.to_owned(),
-        ))
-    };
-    let mut stored: BTreeMap<_, Value> = BTreeMap::new();
-    for row in rows {
-        let text: String = row.get(0);
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if let Some(k) = key(&value) {
-            stored.insert(k, value);
-        }
-    }
-    let closed: std::collections::BTreeSet<DateTime<Utc>> = client
-        .query(
-            "SELECT window_start FROM window_state
-             WHERE width_seconds = 300 AND closed_at IS NOT NULL AND NOT dirty",
-            &[],
-        )
-        .await
-        .map_err(StoreError::query("reading closed windows"))?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let mut stored = stored_rows(client, truth).await?;
+    let closed = closed_windows(client).await?;
     let mut report = CheckReport {
         expected_rows: truth.len(),
         ..CheckReport::default()
-    };
-    let differ = |report: &mut CheckReport, line: String| {
-        report.difference_count += 1;
-        if report.differences.len() < 20 {
-            report.differences.push(line);
-        }
     };
     for expected in truth {
         let Some(k) = key(expected) else { continue };
@@ -138,55 +185,23 @@ pub async fn compare(
             stored.remove(&k);
             continue;
         }
-        let Some(actual) = stored.remove(&k) else {
-            differ(
-                &mut report,
-                format!("{} {} {}: missing in payment_metrics_5m", k.0, k.1, k.2),
-            );
-            continue;
-        };
-        let mut same = true;
-        for column in COUNTS {
-            if expected[*column].as_i64() != actual[*column].as_i64() {
-                same = false;
-                differ(
-                    &mut report,
-                    format!(
-                        "{} {} {}: {column} expected {} found {}",
-                        k.0, k.1, k.2, expected[*column], actual[*column]
-                    ),
-                );
+        match stored.remove(&k) {
+            None => report.differ(format!(
+                "{} {} {}: missing in payment_metrics_5m",
+                k.0, k.1, k.2
+            )),
+            Some(actual) => {
+                if report.compare_row(&k, expected, &actual) {
+                    report.matching += 1;
+                }
             }
-        }
-        for column in DECIMALS {
-            let close = match (decimal(&expected[*column]), decimal(&actual[*column])) {
-                (Some(a), Some(b)) => (a - b).abs() <= Decimal::new(1, 9),
-                (None, None) => true,
-                _ => false,
-            };
-            if !close {
-                same = false;
-                differ(
-                    &mut report,
-                    format!(
-                        "{} {} {}: {column} expected {} found {}",
-                        k.0, k.1, k.2, expected[*column], actual[*column]
-                    ),
-                );
-            }
-        }
-        if same {
-            report.matching += 1;
         }
     }
     for (k, _) in stored {
-        differ(
-            &mut report,
-            format!(
-                "{} {} {}: in payment_metrics_5m but not expected",
-                k.0, k.1, k.2
-            ),
-        );
+        report.differ(format!(
+            "{} {} {}: in payment_metrics_5m but not expected",
+            k.0, k.1, k.2
+        ));
     }
     Ok(report)
 }

@@ -45,9 +45,9 @@ pub enum EntraCredential {
 pub struct EventHubsTarget {
     /// `<namespace>.servicebus.windows.net` (ignored with a connection string that names it).
     pub namespace: String,
-    /// The hub.
+    /// The event hub's name in the namespace (`payments`).
     pub hub: String,
-    /// Credentials.
+    /// How to sign in: a connection string or a Microsoft Entra ID credential.
     pub auth: EventHubsAuth,
 }
 

@@ -1,8 +1,11 @@
 //! The deterministic event stream: arrivals, transactions, fraud episodes and faults.
 //!
-//! Everything random comes from one xoshiro256++ stream seeded by the scenario, and
-//! nothing reads the clock: the caller passes every event time in. The same seed and
-//! scenario give the same bytes, whatever the sinks do with them afterwards.
+//! Everything random comes from two xoshiro256++ streams seeded by the scenario's seed
+//! (one for the transactions and their faults, one for the arrival times), and nothing
+//! reads the clock: the caller passes every event time in. The same seed and scenario give
+//! the same bytes, whatever the sinks do with them afterwards. Transactions hold the
+//! domain's values (`PaymentType`, `Status`, `Currency`, ...), whose canonical text is what
+//! the events carry.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -14,8 +17,9 @@ use rand_distr::{Exp, LogNormal, Zipf};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
 
-use super::scenario::{Pattern, Scenario, TimeMode};
-use crate::domain::Currency;
+use super::scenario::{PartitionKey, Pattern, PaymentTypeMix, Scenario, TimeMode};
+use crate::domain::{Channel, Country, Currency, PaymentType, Status};
+use crate::ingest::RejectReason;
 
 /// What the pipeline should do with an emitted event, for the manifest and the truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +29,7 @@ pub enum Expected {
     /// Counted as a duplicate, not stored again.
     Duplicate,
     /// Quarantined with this reason.
-    Rejected(&'static str),
+    Rejected(RejectReason),
 }
 
 impl Expected {
@@ -34,7 +38,7 @@ impl Expected {
         match self {
             Self::Accepted => "accepted".into(),
             Self::Duplicate => "duplicate".into(),
-            Self::Rejected(reason) => format!("rejected:{reason}"),
+            Self::Rejected(reason) => format!("rejected:{}", reason.as_str()),
         }
     }
 }
@@ -86,29 +90,27 @@ pub struct Txn {
     pub id: String,
     /// Event time.
     pub occurred_at: DateTime<Utc>,
-    /// Amount in minor units.
+    /// Amount in minor units of `currency`.
     pub amount_minor: i64,
-    /// Currency code.
-    pub currency: &'static str,
-    /// Its minor units.
-    pub exponent: u32,
+    /// Currency (and so the number of minor units).
+    pub currency: Currency,
     /// Payment type.
-    pub payment_type: &'static str,
-    /// Status.
-    pub status: &'static str,
-    /// Merchant number.
+    pub payment_type: PaymentType,
+    /// Outcome.
+    pub status: Status,
+    /// Merchant number (sent as `m-000042`); also picks its category.
     pub merchant: u32,
     /// Index into the scenario's categories.
     pub category: usize,
-    /// Customer number.
+    /// Customer number (sent as `c-000123`).
     pub customer: u32,
-    /// Country code.
-    pub country: &'static str,
-    /// Channel.
-    pub channel: &'static str,
-    /// Why declined.
+    /// Country of the payment.
+    pub country: Country,
+    /// Sales channel.
+    pub channel: Channel,
+    /// Why it was declined, for declined payments.
     pub decline_reason: Option<&'static str>,
-    /// Labelled fraud.
+    /// Labelled as fraud by the producer (a fraud episode's payments).
     pub is_fraud: bool,
 }
 
@@ -121,7 +123,7 @@ pub struct Emission {
     pub partition_key: u32,
     /// The transaction id the event carries (for the manifest).
     pub transaction_id: String,
-    /// Its fault.
+    /// The fault it carries, for the manifest.
     pub fault: Fault,
     /// What the pipeline should do with it.
     pub expected: Expected,
@@ -136,19 +138,59 @@ const DECLINE_REASONS: &[&str] = &[
     "suspected_fraud",
     "limit_exceeded",
 ];
-const STATUSES: [&str; 5] = ["approved", "declined", "failed", "pending", "refunded"];
+/// The outcome of each of a type's outcome rates, in the order of [`TypeModel::outcome`];
+/// a roll past all of them is approved.
+const OUTCOMES: [Status; 4] = [
+    Status::Declined,
+    Status::Failed,
+    Status::Pending,
+    Status::Refunded,
+];
 
+/// A payment type's amount distributions and outcome rates, ready to sample.
 struct TypeModel {
-    name: &'static str,
+    payment_type: PaymentType,
     amount: LogNormal<f64>,
+    /// Per merchant category (by index): its own amount distribution, if it has one.
     by_category: Vec<Option<LogNormal<f64>>>,
     /// decline, failure, pending, refund
     outcome: [f64; 4],
 }
 
+impl TypeModel {
+    fn new(payment_type: PaymentType, mix: &PaymentTypeMix, categories: &[String]) -> Self {
+        let lognormal = |median: f64| LogNormal::new(median.ln(), mix.sigma).expect("validated");
+        Self {
+            payment_type,
+            amount: lognormal(mix.median),
+            by_category: categories
+                .iter()
+                .map(|c| mix.category_medians.get(c).map(|m| lognormal(*m)))
+                .collect(),
+            outcome: [
+                mix.decline_rate,
+                mix.failure_rate,
+                mix.pending_rate,
+                mix.refund_rate,
+            ],
+        }
+    }
+}
+
+/// What a transaction's kind, amount and outcome were drawn as, before
+/// [`Generator::finish`] draws the rest.
+struct Draw {
+    payment_type: PaymentType,
+    /// Index into the generator's currencies.
+    currency: usize,
+    /// Amount in USD-equivalent major units.
+    usd: f64,
+    status: Status,
+    merchant: u32,
+}
+
 struct CurrencyModel {
-    code: &'static str,
-    exponent: u32,
+    currency: Currency,
     per_usd: f64,
 }
 
@@ -158,6 +200,40 @@ struct CategoryModel {
     mcc: u32,
 }
 
+impl CategoryModel {
+    fn new(category: &str) -> Self {
+        Self {
+            quoted: serde_json::to_string(category).expect("strings serialize"),
+            mcc: mcc(category),
+        }
+    }
+}
+
+/// A weighted choice over validated weights (at least one positive, none negative).
+fn weighted(weights: impl Iterator<Item = f64>) -> WeightedIndex<f64> {
+    WeightedIndex::new(weights).expect("validated")
+}
+
+/// The keys of a weighted map and the choice among them.
+fn choice<'a, K: Copy + 'a>(
+    entries: impl Iterator<Item = (K, &'a f64)>,
+) -> (Vec<K>, WeightedIndex<f64>) {
+    let (keys, weights): (Vec<K>, Vec<f64>) = entries.map(|(k, w)| (k, *w)).unzip();
+    (keys, weighted(weights.into_iter()))
+}
+
+/// The choice between the two fraud typologies; a typology of weight 0 is all but never
+/// drawn (and two of weight 0 are drawn alike).
+fn fraud_index(scenario: &Scenario) -> WeightedIndex<f64> {
+    weighted(
+        [
+            scenario.fraud.card_testing.weight.max(0.0) + f64::EPSILON,
+            scenario.fraud.account_takeover.weight.max(0.0) + f64::EPSILON,
+        ]
+        .into_iter(),
+    )
+}
+
 /// The event stream of a scenario.
 pub struct Generator {
     rng: Xoshiro256PlusPlus,
@@ -165,9 +241,9 @@ pub struct Generator {
     type_index: WeightedIndex<f64>,
     currencies: Vec<CurrencyModel>,
     currency_index: WeightedIndex<f64>,
-    countries: Vec<&'static str>,
+    countries: Vec<Country>,
     country_index: WeightedIndex<f64>,
-    channels: Vec<&'static str>,
+    channels: Vec<Channel>,
     channel_index: WeightedIndex<f64>,
     merchant_zipf: Option<Zipf<f64>>,
     merchants: u64,
@@ -191,117 +267,44 @@ pub struct Generator {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct LateEvent(String, u32, String, bool);
 
-fn leak(text: &str) -> &'static str {
-    // Scenario strings live for the whole run; a handful of small leaks buys &'static
-    // fields in the hot path.
-    Box::leak(text.to_owned().into_boxed_str())
-}
-
 impl Generator {
     /// A generator for a validated scenario.
     pub fn new(scenario: &Scenario) -> Self {
-        let categories: Vec<CategoryModel> = scenario
-            .merchants
-            .categories
-            .iter()
-            .map(|c| CategoryModel {
-                quoted: serde_json::to_string(c).expect("strings serialize"),
-                mcc: mcc(c),
-            })
-            .collect();
-        let types: Vec<TypeModel> = scenario
+        let categories = &scenario.merchants.categories;
+        let types = scenario
             .payment_types
             .iter()
-            .map(|(name, mix)| {
-                let lognormal =
-                    |median: f64| LogNormal::new(median.ln(), mix.sigma).expect("validated");
-                let mut cumulative = [0.0; 4];
-                let mut sum = 0.0;
-                for (i, r) in [
-                    mix.decline_rate,
-                    mix.failure_rate,
-                    mix.pending_rate,
-                    mix.refund_rate,
-                ]
-                .iter()
-                .enumerate()
-                {
-                    sum += r;
-                    cumulative[i] = sum;
-                }
-                TypeModel {
-                    name: leak(&name.to_ascii_lowercase()),
-                    amount: lognormal(mix.median),
-                    by_category: scenario
-                        .merchants
-                        .categories
-                        .iter()
-                        .map(|c| mix.category_medians.get(c).map(|m| lognormal(*m)))
-                        .collect(),
-                    outcome: [
-                        mix.decline_rate,
-                        mix.failure_rate,
-                        mix.pending_rate,
-                        mix.refund_rate,
-                    ],
-                }
-            })
+            .map(|(payment_type, mix)| TypeModel::new(payment_type, mix, categories))
             .collect();
-        let type_index = WeightedIndex::new(scenario.payment_types.values().map(|m| m.weight))
-            .expect("validated");
-        let currencies: Vec<CurrencyModel> = scenario
+        let currencies = scenario
             .currencies
             .iter()
-            .map(|(code, mix)| {
-                let currency = Currency::parse(code).expect("validated");
-                CurrencyModel {
-                    code: currency.code(),
-                    exponent: currency.minor_units(),
-                    per_usd: mix.per_usd,
-                }
+            .map(|(currency, mix)| CurrencyModel {
+                currency,
+                per_usd: mix.per_usd,
             })
             .collect();
-        let currency_index =
-            WeightedIndex::new(scenario.currencies.values().map(|m| m.weight)).expect("validated");
-        let countries = scenario
-            .countries
-            .keys()
-            .map(|c| leak(&c.to_ascii_uppercase()))
-            .collect();
-        let country_index =
-            WeightedIndex::new(scenario.countries.values().copied()).expect("validated");
-        let channels = scenario
-            .channels
-            .keys()
-            .map(|c| leak(&c.to_ascii_lowercase()))
-            .collect();
-        let channel_index =
-            WeightedIndex::new(scenario.channels.values().copied()).expect("validated");
-        let merchant_zipf = (scenario.merchants.zipf_exponent > 0.0).then(|| {
-            Zipf::new(scenario.merchants.count, scenario.merchants.zipf_exponent)
-                .expect("validated")
-        });
-        let fraud_index = WeightedIndex::new([
-            scenario.fraud.card_testing.weight.max(0.0) + f64::EPSILON,
-            scenario.fraud.account_takeover.weight.max(0.0) + f64::EPSILON,
-        ])
-        .expect("positive");
+        let (countries, country_index) = choice(scenario.countries.iter());
+        let (channels, channel_index) = choice(scenario.channels.iter());
         Self {
             rng: Xoshiro256PlusPlus::seed_from_u64(scenario.seed),
             types,
-            type_index,
+            type_index: weighted(scenario.payment_types.values().map(|m| m.weight)),
             currencies,
-            currency_index,
+            currency_index: weighted(scenario.currencies.values().map(|m| m.weight)),
             countries,
             country_index,
             channels,
             channel_index,
-            merchant_zipf,
+            merchant_zipf: (scenario.merchants.zipf_exponent > 0.0).then(|| {
+                Zipf::new(scenario.merchants.count, scenario.merchants.zipf_exponent)
+                    .expect("validated")
+            }),
             merchants: scenario.merchants.count,
-            categories,
+            categories: categories.iter().map(|c| CategoryModel::new(c)).collect(),
             customers: scenario.customers.count,
             scenario: scenario.clone(),
-            fraud_index,
+            fraud_index: fraud_index(scenario),
             fraud_queue: VecDeque::new(),
             delayed: VecDeque::new(),
             late: BinaryHeap::new(),
@@ -352,34 +355,40 @@ impl Generator {
         let [decline, failure, pending, refund] = model.outcome;
         let edges = [decline * hourly, failure * hourly, pending, refund];
         let mut edge = 0.0;
-        let mut status = STATUSES[0];
-        for (i, share) in edges.iter().enumerate() {
+        let mut status = Status::Approved;
+        for (outcome, share) in OUTCOMES.iter().zip(edges) {
             edge += share;
             if roll < edge {
-                status = STATUSES[i + 1];
+                status = *outcome;
                 break;
             }
         }
-        let payment_type = model.name;
-        self.finish(at, payment_type, currency, usd, status, merchant, false)
+        let payment_type = model.payment_type;
+        let draw = Draw {
+            payment_type,
+            currency,
+            usd,
+            status,
+            merchant,
+        };
+        self.finish(at, draw, false)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
-        &mut self,
-        at: DateTime<Utc>,
-        payment_type: &'static str,
-        currency: usize,
-        usd: f64,
-        status: &'static str,
-        merchant: u32,
-        is_fraud: bool,
-    ) -> Txn {
-        let currency = &self.currencies[currency];
-        let scaled = usd * currency.per_usd * 10f64.powi(currency.exponent as i32);
+    /// The transaction of a draw: its amount in the currency's minor units, and the
+    /// customer, country, channel and decline reason drawn now.
+    fn finish(&mut self, at: DateTime<Utc>, draw: Draw, is_fraud: bool) -> Txn {
+        let Draw {
+            payment_type,
+            currency,
+            usd,
+            status,
+            merchant,
+        } = draw;
+        let model = &self.currencies[currency];
+        let currency = model.currency;
+        let scaled = usd * model.per_usd * 10f64.powi(currency.minor_units() as i32);
         let amount_minor = (scaled.round() as i64).clamp(1, 99_999_999_999_999);
-        let (code, exponent) = (currency.code, currency.exponent);
-        let decline_reason = (status == "declined")
+        let decline_reason = (status == Status::Declined)
             .then(|| DECLINE_REASONS[self.rng.gen_range(0..DECLINE_REASONS.len())]);
         let customer = self.rng.gen_range(0..self.customers) as u32;
         let country = self.countries[self.country_index.sample(&mut self.rng)];
@@ -388,8 +397,7 @@ impl Generator {
             id: self.next_id(),
             occurred_at: at,
             amount_minor,
-            currency: code,
-            exponent,
+            currency,
             payment_type,
             status,
             merchant,
@@ -408,7 +416,7 @@ impl Generator {
         let card = self
             .types
             .iter()
-            .position(|t| t.name == "card")
+            .position(|t| t.payment_type == PaymentType::Card)
             .unwrap_or(0);
         if self.fraud_index.sample(&mut self.rng) == 0 {
             // Card testing: small amounts at one merchant, one after the other.
@@ -418,11 +426,22 @@ impl Generator {
                     .rng
                     .gen_range(0.5..fraud.card_testing.max_amount.max(0.51));
                 let declined = self.rng.r#gen::<f64>() < fraud.card_testing.decline_rate;
-                let status = if declined { "declined" } else { "approved" };
+                let status = if declined {
+                    Status::Declined
+                } else {
+                    Status::Approved
+                };
                 let currency = self.currency_index.sample(&mut self.rng);
                 let when = at + TimeDelta::milliseconds(i64::from(i) * 700);
-                let name = self.types[card].name;
-                let txn = self.finish(when, name, currency, usd, status, merchant, true);
+                let card = self.types[card].payment_type;
+                let draw = Draw {
+                    payment_type: card,
+                    currency,
+                    usd,
+                    status,
+                    merchant,
+                };
+                let txn = self.finish(when, draw, true);
                 self.fraud_queue.push_back(txn);
             }
         } else {
@@ -435,8 +454,15 @@ impl Generator {
                 let currency = self.currency_index.sample(&mut self.rng);
                 let merchant = self.merchant();
                 let when = at + TimeDelta::seconds(i64::from(i) * 40);
-                let name = self.types[kind].name;
-                let mut txn = self.finish(when, name, currency, usd, "approved", merchant, true);
+                let payment_type = self.types[kind].payment_type;
+                let draw = Draw {
+                    payment_type,
+                    currency,
+                    usd,
+                    status: Status::Approved,
+                    merchant,
+                };
+                let mut txn = self.finish(when, draw, true);
                 let customer = *first.get_or_insert(txn.customer);
                 txn.customer = customer;
                 self.fraud_queue.push_back(txn);
@@ -565,8 +591,8 @@ impl Generator {
 
     fn partition_key(&self, txn: &Txn) -> u32 {
         match self.scenario.delivery.partition_key {
-            super::scenario::PartitionKey::Merchant => txn.merchant,
-            super::scenario::PartitionKey::Customer => txn.customer,
+            PartitionKey::Merchant => txn.merchant,
+            PartitionKey::Customer => txn.customer,
         }
     }
 
@@ -579,21 +605,25 @@ impl Generator {
             0 => {
                 let full = self.canonical_json(&txn, None);
                 let cut = full.len() / 2;
-                (Fault::BrokenJson, "malformed_json", full[..cut].to_owned())
+                (
+                    Fault::BrokenJson,
+                    RejectReason::MalformedJson,
+                    full[..cut].to_owned(),
+                )
             }
             1 => (
                 Fault::MissingField,
-                "missing_field",
+                RejectReason::MissingField,
                 self.canonical_json(&txn, Some(Broken::NoMerchant)),
             ),
             2 => (
                 Fault::BadCurrency,
-                "unknown_currency",
+                RejectReason::UnknownCurrency,
                 self.canonical_json(&txn, Some(Broken::Currency)),
             ),
             _ => (
                 Fault::TooManyDecimals,
-                "amount_precision",
+                RejectReason::AmountPrecision,
                 self.canonical_json(&txn, Some(Broken::Decimals)),
             ),
         };
@@ -615,9 +645,9 @@ impl Generator {
         s.push_str("\",\"occurred_at\":\"");
         push_rfc3339(&mut s, txn.occurred_at);
         s.push_str("\",\"amount\":\"");
-        push_major(&mut s, txn.amount_minor, txn.exponent);
+        push_major(&mut s, txn.amount_minor, txn.currency.minor_units());
         if broken == Some(Broken::Decimals) {
-            if txn.exponent == 0 {
+            if txn.currency.minor_units() == 0 {
                 s.push_str(".5");
             } else {
                 s.push('5');
@@ -627,12 +657,12 @@ impl Generator {
         s.push_str(if broken == Some(Broken::Currency) {
             "XXZ"
         } else {
-            txn.currency
+            txn.currency.code()
         });
         s.push_str("\",\"payment_type\":\"");
-        s.push_str(txn.payment_type);
+        s.push_str(txn.payment_type.as_str());
         s.push_str("\",\"status\":\"");
-        s.push_str(txn.status);
+        s.push_str(txn.status.as_str());
         if broken != Some(Broken::NoMerchant) {
             s.push_str("\",\"merchant_id\":\"");
             push_id(&mut s, 'm', txn.merchant);
@@ -642,9 +672,9 @@ impl Generator {
         s.push_str(",\"customer_id\":\"");
         push_id(&mut s, 'c', txn.customer);
         s.push_str("\",\"country\":\"");
-        s.push_str(txn.country);
+        s.push_str(txn.country.as_str());
         s.push_str("\",\"channel\":\"");
-        s.push_str(txn.channel);
+        s.push_str(txn.channel.as_str());
         if let Some(reason) = txn.decline_reason {
             s.push_str("\",\"decline_reason\":\"");
             s.push_str(reason);
@@ -664,11 +694,11 @@ impl Generator {
         s.push_str(",\"amountMinor\":");
         s.push_str(&txn.amount_minor.to_string());
         s.push_str(",\"currency\":\"");
-        s.push_str(&txn.currency.to_ascii_lowercase());
+        s.push_str(&txn.currency.code().to_ascii_lowercase());
         s.push_str("\",\"paymentMethod\":\"");
-        s.push_str(&txn.payment_type.to_ascii_uppercase());
+        s.push_str(&txn.payment_type.as_str().to_ascii_uppercase());
         s.push_str("\",\"status\":\"");
-        s.push_str(&txn.status.to_ascii_uppercase());
+        s.push_str(&txn.status.as_str().to_ascii_uppercase());
         s.push_str("\",\"merchantId\":\"");
         push_id(&mut s, 'm', txn.merchant);
         s.push_str("\",\"mcc\":");
@@ -676,9 +706,9 @@ impl Generator {
         s.push_str(",\"customerId\":\"");
         push_id(&mut s, 'c', txn.customer);
         s.push_str("\",\"countryCode\":\"");
-        s.push_str(txn.country);
+        s.push_str(txn.country.as_str());
         s.push_str("\",\"channel\":\"");
-        s.push_str(&txn.channel.to_ascii_uppercase());
+        s.push_str(&txn.channel.as_str().to_ascii_uppercase());
         if let Some(reason) = txn.decline_reason {
             s.push_str("\",\"declineReason\":\"");
             s.push_str(reason);

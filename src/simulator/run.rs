@@ -20,9 +20,9 @@ pub enum RunError {
     /// The manifest or truth file could not be written.
     #[error("writing {path}: {source}")]
     Output {
-        /// The file.
+        /// The manifest or truth file.
         path: PathBuf,
-        /// Why.
+        /// The I/O error (disk full, permission denied, ...).
         #[source]
         source: std::io::Error,
     },

@@ -20,7 +20,7 @@ pub enum SinkError {
     /// The handler answered with an error that retrying does not fix, or kept failing.
     #[error("the handler at {target} answered {status}: {body}")]
     Rejected {
-        /// The URL.
+        /// The handler's base URL (`--target`).
         target: String,
         /// HTTP status.
         status: u16,
@@ -30,7 +30,7 @@ pub enum SinkError {
     /// The handler could not be reached, after every retry.
     #[error("the handler at {target} is unreachable: {message}")]
     Unreachable {
-        /// The URL.
+        /// The handler's base URL (`--target`).
         target: String,
         /// The last error.
         message: String,

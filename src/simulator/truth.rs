@@ -8,13 +8,15 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::Txn;
+use crate::domain::Status;
 use crate::engine::Window;
 use crate::engine::windows::FIVE_MINUTES;
 
+/// The accepted transactions of one row: a window, payment type and currency.
 #[derive(Default)]
 struct Group {
     amounts: Vec<Decimal>,
-    statuses: BTreeMap<&'static str, i64>,
+    statuses: BTreeMap<Status, i64>,
     approved_amount: Decimal,
     customers: BTreeSet<u32>,
     merchants: BTreeSet<u32>,
@@ -24,6 +26,8 @@ struct Group {
 /// Accumulates accepted transactions.
 #[derive(Default)]
 pub struct Truth {
+    /// By window start, payment type and currency code: keyed by the stored text, so the
+    /// rows come out in the order the database sorts them.
     groups: BTreeMap<(DateTime<Utc>, &'static str, &'static str), Group>,
 }
 
@@ -33,12 +37,12 @@ impl Truth {
         let window = Window::containing(txn.occurred_at, FIVE_MINUTES).start();
         let group = self
             .groups
-            .entry((window, txn.payment_type, txn.currency))
+            .entry((window, txn.payment_type.as_str(), txn.currency.code()))
             .or_default();
-        let amount = Decimal::new(txn.amount_minor, txn.exponent);
+        let amount = Decimal::new(txn.amount_minor, txn.currency.minor_units());
         group.amounts.push(amount);
         *group.statuses.entry(txn.status).or_default() += 1;
-        if txn.status == "approved" {
+        if txn.status == Status::Approved {
             group.approved_amount += amount;
         }
         group.customers.insert(txn.customer);
@@ -56,8 +60,8 @@ impl Truth {
                 sorted.sort();
                 let n = sorted.len();
                 let total: Decimal = sorted.iter().sum();
-                let count = |s: &str| g.statuses.get(s).copied().unwrap_or(0);
-                let (approved, declined) = (count("approved"), count("declined"));
+                let count = |s: Status| g.statuses.get(&s).copied().unwrap_or(0);
+                let (approved, declined) = (count(Status::Approved), count(Status::Declined));
                 let rate = (approved + declined > 0)
                     .then(|| number(Decimal::from(approved) / Decimal::from(approved + declined)));
                 json!({
@@ -68,9 +72,9 @@ impl Truth {
                     "txn_count": n,
                     "approved_count": approved,
                     "declined_count": declined,
-                    "failed_count": count("failed"),
-                    "pending_count": count("pending"),
-                    "refunded_count": count("refunded"),
+                    "failed_count": count(Status::Failed),
+                    "pending_count": count(Status::Pending),
+                    "refunded_count": count(Status::Refunded),
                     "total_amount": number(total),
                     "approved_amount": number(g.approved_amount),
                     "avg_amount": number(total / Decimal::from(n)),

@@ -1,5 +1,6 @@
 //! The simulator: determinism, distributions, faults, ground truth, the handler sink
-//! end to end, and hot reload.
+//! end to end, and hot reload. Built only with the `simulator` feature.
+#![cfg(feature = "simulator")]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use paymetrics::ingest::{IngestPolicy, normalize};
 use paymetrics::simulator::run::{RunOptions, run};
-use paymetrics::simulator::scenario::TimeMode;
+use paymetrics::simulator::scenario::{Faults, TimeMode};
 use paymetrics::simulator::sinks::{HandlerSink, Sink};
 use paymetrics::simulator::{Arrivals, DEFAULT_SCENARIO, Generator, Scenario, check};
 use paymetrics::store;
@@ -23,7 +24,7 @@ fn scenario(faults: bool) -> Scenario {
     s.rate.events_per_second = 20.0;
     s.rate.bursts = None;
     if !faults {
-        s.faults = Default::default();
+        s.faults = Faults::none();
         s.fraud.rate = 0.0;
         s.outcomes_by_hour = None;
     }
@@ -191,6 +192,13 @@ async fn every_fault_appears_at_its_rate_labelled_with_what_the_pipeline_does() 
     let (events, manifest, _) = to_file(s.clone(), &dir, n).await;
     let lines: Vec<&str> = events.lines().collect();
     assert_eq!(lines.len(), manifest.len());
+    assert_fault_rates(&manifest, n);
+    assert_each_label_is_true(&lines, &manifest);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Each fault appears at its configured rate, every malformed kind among them.
+fn assert_fault_rates(manifest: &[Value], n: u64) {
     let rate =
         |fault: &str| manifest.iter().filter(|m| m["fault"] == fault).count() as f64 / n as f64;
     // Late events are not duplicated: 0.05 x (1 - 0.04).
@@ -218,8 +226,10 @@ async fn every_fault_appears_at_its_rate_labelled_with_what_the_pipeline_does() 
     ] {
         assert!(rate(kind) > 0.005, "{kind} missing");
     }
+}
 
-    // Each label is true of its event, checked with the handler's own validation.
+/// Each label is true of its event, checked with the handler's own validation.
+fn assert_each_label_is_true(lines: &[&str], manifest: &[Value]) {
     let policy = IngestPolicy::default();
     let now: DateTime<Utc> = "2026-11-27T00:00:00Z".parse().unwrap();
     let mut seen: HashMap<String, &str> = HashMap::new();
@@ -229,7 +239,7 @@ async fn every_fault_appears_at_its_rate_labelled_with_what_the_pipeline_does() 
         .iter()
         .rposition(|m| m["fault"] != "late" && m["fault"] != "duplicate")
         .unwrap();
-    for (index, (line, label)) in lines.iter().zip(&manifest).enumerate() {
+    for (index, (line, label)) in lines.iter().zip(manifest).enumerate() {
         let expected = label["expected"].as_str().unwrap();
         let id = label["transaction_id"].as_str().unwrap();
         let verdict = serde_json::from_str::<Value>(line)
@@ -269,7 +279,6 @@ async fn every_fault_appears_at_its_rate_labelled_with_what_the_pipeline_does() 
             }
         }
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Reads an accepted event's JSON in either format, by hand.

@@ -1,0 +1,232 @@
+//! The checks a scenario passes after it parses: values that have the right type but do
+//! not make sense (a negative rate, shares over 1, a ramp of no length), one function per
+//! section, each naming the dotted key at fault and the fix.
+
+use std::cmp::Ordering;
+
+use super::entries::{Entries, EntryKey};
+use super::{Delivery, Fraud, Merchants, Pattern, PaymentTypeMix, Rate, Scenario, TimeMode};
+use crate::domain::PaymentType;
+
+/// A value that does not make sense, and where.
+#[derive(Debug)]
+pub(super) struct Problem {
+    /// The key at fault, dotted.
+    pub key: String,
+    /// What is wrong and the fix.
+    pub message: String,
+}
+
+type Checked = Result<(), Problem>;
+
+fn fail(key: impl Into<String>, message: impl Into<String>) -> Checked {
+    Err(Problem {
+        key: key.into(),
+        message: message.into(),
+    })
+}
+
+fn share(key: &str, value: f64) -> Checked {
+    if (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        fail(key, format!("{value} is not a share between 0 and 1"))
+    }
+}
+
+fn positive(value: f64) -> bool {
+    value.partial_cmp(&0.0) == Some(Ordering::Greater)
+}
+
+/// Relative weights: at least one positive, none negative or infinite.
+fn weights(key: &str, weights: impl Iterator<Item = f64>) -> Checked {
+    let weights: Vec<f64> = weights.collect();
+    if weights.iter().all(|w| *w <= 0.0) || weights.iter().any(|w| *w < 0.0 || !w.is_finite()) {
+        return fail(
+            key,
+            "needs at least one positive weight and no negative one",
+        );
+    }
+    Ok(())
+}
+
+fn weighted<K: EntryKey>(key: &str, entries: &Entries<K, f64>) -> Checked {
+    weights(key, entries.values().copied())
+}
+
+/// Every check, section by section, in the order of the file.
+pub(super) fn scenario(s: &Scenario) -> Checked {
+    rate(&s.rate)?;
+    time(&s.time)?;
+    weights("payment_types", s.payment_types.values().map(|m| m.weight))?;
+    for (payment_type, mix) in s.payment_types.iter() {
+        payment_type_mix(payment_type, mix, &s.merchants)?;
+    }
+    weights("currencies", s.currencies.values().map(|m| m.weight))?;
+    for (currency, mix) in s.currencies.iter() {
+        if !positive(mix.per_usd) {
+            return fail(
+                format!("currencies.{}.per_usd", currency.code()),
+                "must be positive",
+            );
+        }
+    }
+    if let Some(hourly) = &s.outcomes_by_hour {
+        outcomes_by_hour(hourly, &s.payment_types)?;
+    }
+    weighted("countries", &s.countries)?;
+    weighted("channels", &s.channels)?;
+    merchants(&s.merchants)?;
+    if s.customers.count == 0 {
+        return fail("customers.count", "must be at least 1");
+    }
+    fraud(&s.fraud)?;
+    faults(s)?;
+    delivery(&s.delivery)
+}
+
+fn rate(rate: &Rate) -> Checked {
+    if !(rate.events_per_second > 0.0 && rate.events_per_second.is_finite()) {
+        return fail(
+            "rate.events_per_second",
+            "must be a positive number of events per second",
+        );
+    }
+    match &rate.pattern {
+        Pattern::Diurnal { hourly } if hourly.len() != 24 => {
+            return fail(
+                "rate.pattern.hourly",
+                format!("needs 24 values (hour 0 to 23), has {}", hourly.len()),
+            );
+        }
+        Pattern::Weekly { daily, hourly } if daily.len() != 7 || hourly.len() != 24 => {
+            return fail(
+                "rate.pattern",
+                "weekly needs 7 daily values (Monday first) and 24 hourly values",
+            );
+        }
+        Pattern::Ramp { from, to, over } if *from < 0.0 || *to < 0.0 || over.is_zero() => {
+            return fail(
+                "rate.pattern",
+                "a ramp needs non-negative from and to and a duration over",
+            );
+        }
+        _ => {}
+    }
+    if let Some(bursts) = &rate.bursts {
+        share("rate.bursts.probability", bursts.probability)?;
+        if bursts.multiplier < 1.0 {
+            return fail("rate.bursts.multiplier", "must be at least 1");
+        }
+    }
+    Ok(())
+}
+
+fn time(time: &TimeMode) -> Checked {
+    if let TimeMode::Backfill { from, to } = time
+        && from >= to
+    {
+        return fail("time.to", format!("{to} is not after time.from ({from})"));
+    }
+    Ok(())
+}
+
+fn payment_type_mix(
+    payment_type: PaymentType,
+    mix: &PaymentTypeMix,
+    merchants: &Merchants,
+) -> Checked {
+    let key = |k: &str| format!("payment_types.{payment_type}.{k}");
+    if !positive(mix.median) {
+        return fail(key("median"), "must be a positive amount");
+    }
+    if !(mix.sigma >= 0.0 && mix.sigma < 5.0) {
+        return fail(key("sigma"), "must be between 0 and 5");
+    }
+    for (k, v) in [
+        ("decline_rate", mix.decline_rate),
+        ("failure_rate", mix.failure_rate),
+        ("pending_rate", mix.pending_rate),
+        ("refund_rate", mix.refund_rate),
+    ] {
+        share(&key(k), v)?;
+    }
+    if mix.decline_rate + mix.failure_rate + mix.pending_rate + mix.refund_rate > 1.0 {
+        return fail(
+            key("decline_rate"),
+            "the outcome rates add up to more than 1",
+        );
+    }
+    for (category, median) in &mix.category_medians {
+        let key = key(&format!("category_medians.{category}"));
+        if !merchants.categories.contains(category) {
+            return fail(key, "is not one of merchants.categories");
+        }
+        if !positive(*median) {
+            return fail(key, "must be a positive amount");
+        }
+    }
+    Ok(())
+}
+
+fn outcomes_by_hour(hourly: &[f64], types: &Entries<PaymentType, PaymentTypeMix>) -> Checked {
+    if hourly.len() != 24 || hourly.iter().any(|m| !m.is_finite() || *m < 0.0) {
+        return fail(
+            "outcomes_by_hour",
+            "needs 24 non-negative multipliers, hour 0 first",
+        );
+    }
+    let worst = hourly.iter().copied().fold(0.0, f64::max);
+    for (payment_type, mix) in types.iter() {
+        if (mix.decline_rate + mix.failure_rate) * worst + mix.pending_rate + mix.refund_rate > 1.0
+        {
+            return fail(
+                "outcomes_by_hour",
+                format!(
+                    "at its largest multiplier the outcome rates of {payment_type} add up to more than 1"
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn merchants(merchants: &Merchants) -> Checked {
+    if merchants.count == 0 || merchants.categories.is_empty() {
+        return fail(
+            "merchants",
+            "needs a count of at least 1 and at least one category",
+        );
+    }
+    if merchants.zipf_exponent < 0.0 {
+        return fail("merchants.zipf_exponent", "must be 0 (uniform) or more");
+    }
+    Ok(())
+}
+
+fn fraud(fraud: &Fraud) -> Checked {
+    share("fraud.rate", fraud.rate)?;
+    share(
+        "fraud.card_testing.decline_rate",
+        fraud.card_testing.decline_rate,
+    )
+}
+
+fn faults(s: &Scenario) -> Checked {
+    let faults = &s.faults;
+    share("faults.duplicates", faults.duplicates)?;
+    share("faults.late.rate", faults.late.rate)?;
+    share("faults.out_of_order.rate", faults.out_of_order.rate)?;
+    share("faults.malformed", faults.malformed)?;
+    share("faults.legacy_format", faults.legacy_format)
+}
+
+fn delivery(delivery: &Delivery) -> Checked {
+    if delivery.batch_size == 0 || delivery.partitions == 0 || delivery.max_attempts == 0 {
+        return fail(
+            "delivery",
+            "batch_size, partitions and max_attempts must be at least 1",
+        );
+    }
+    Ok(())
+}
