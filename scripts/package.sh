@@ -2,7 +2,7 @@
 # Builds the release `handler`, without the simulator (`--no-default-features`: none of
 # its crates is compiled in), and writes the deployable Function App zip:
 #   host.json, EventHubTrigger/function.json, TimerTrigger/function.json,
-#   Health/function.json, handler (executable), migrations/, config/
+#   Health/function.json, handler (executable), migrations/, config/engine.yaml
 # which is also exactly what `func azure functionapp publish` uploads from the repository
 # root (after `cp target/release/handler .`), since .funcignore excludes the rest.
 #
@@ -33,7 +33,10 @@ for function in EventHubTrigger TimerTrigger Health; do
 done
 cp "$binary" "$stage/handler"
 chmod 0755 "$stage/handler"
-cp -R migrations config "$stage/"
+cp -R migrations "$stage/"
+# The engine settings only: config/simulator.yaml belongs to the simulator, not the app.
+mkdir -p "$stage/config"
+cp config/engine.yaml "$stage/config/"
 
 mkdir -p "$(dirname "$out")"
 out_abs="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"

@@ -55,7 +55,7 @@ done
 [ -x "$work/app/handler" ] || fail "handler lost its execute bit"
 unzip -Z "$zip_file" handler | grep -q '^-rwx' || fail "the zip entry for handler is not executable"
 unexpected="$(cd "$work/app" && find . -type f | sed 's|^\./||' \
-  | grep -v -E '^((EventHubTrigger|TimerTrigger|Health)/function\.json|host\.json|handler|migrations/[^/]+\.sql|config/[^/]+\.yaml)$' || true)"
+  | grep -v -E '^((EventHubTrigger|TimerTrigger|Health)/function\.json|host\.json|handler|migrations/[^/]+\.sql|config/engine\.yaml)$' || true)"
 [ -z "$unexpected" ] || fail "unexpected files in the zip: $unexpected"
 # Nothing the Functions host would not get from `func azure functionapp publish` either.
 while IFS= read -r pattern; do

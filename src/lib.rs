@@ -5,19 +5,31 @@
 //! metrics. The `simulator` binary produces realistic traffic.
 //!
 //! # Layout
+//! Dependencies point down this list: `functions` and `settings` use `store`, `engine`
+//! and `ingest`; `store` uses `engine` and `ingest`; those two use only `domain`.
 //! - [`domain`]: transactions, money and their value types; no I/O.
 //! - [`ingest`]: the host's invocation envelope, input formats, normalization and
-//!   validation into accepted and rejected events.
-//! - [`engine`]: windows on event time and the policies that close them.
-//! - [`store`]: PostgreSQL: pool, migrations, the batch writer, window closing, the
-//!   figures of the health report.
-//! - [`functions`]: the Functions host adapter: routes (the Event Hub, timer and health
-//!   functions), invocation responses, error mapping, and the schema gate that holds
-//!   invocations (503) until the schema is current.
-//! - [`settings`]: typed settings from the environment and the engine YAML.
-//! - [`telemetry`]: logging set-up.
+//!   validation into accepted and rejected events, and the settlement of duplicates and
+//!   conflicts against what is already stored (`ingest::settle`, pure).
+//! - [`engine`]: windows on event time and their widths, the metric columns, the rule
+//!   language (parsed, type-checked and planned, no SQL), retention and merchant
+//!   clustering.
+//! - [`store`]: PostgreSQL and the only place with SQL: connection settings and the one
+//!   TLS policy, pool, migrations, the batch writer, window marking, closing and
+//!   partitions, rule statements, clusters, the figures of the health report.
+//! - [`functions`]: the Functions host adapter: the app builder, one middleware for
+//!   spans, trace context, timing and failure logs, the routes (Event Hub, timer and
+//!   health functions), typed invocation responses, error mapping, and the schema gate
+//!   that holds invocations (503) until the schema is current.
+//! - [`settings`]: typed settings from the environment, the engine YAML file, and its
+//!   reload by a background poller.
+//! - [`telemetry`]: logging, tracing and metrics, exported to Application Insights.
+//! - `simulator` (feature `simulator`, on by default): scenarios, the deterministic
+//!   generator, sinks, ground truth and its check. The deployed handler is built without
+//!   it (`--no-default-features`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(clippy::too_many_lines)]
 
 /// This build: the crate version and the git commit it was built from, e.g.
 /// `0.1.0+abc123def456` (`unknown` when the build saw no commit). Baked in by `build.rs`

@@ -4,6 +4,7 @@
 //! `handler migrate` applies the schema migrations embedded in this build;
 //! `handler verify-schema` checks a database against them; `handler check-config FILE`
 //! validates an engine settings file.
+#![warn(clippy::too_many_lines)]
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;

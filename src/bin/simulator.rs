@@ -1,6 +1,7 @@
 //! `simulator`: realistic, reproducible payment traffic for paymetrics. This door parses the
 //! command line, loads the scenario, opens the sink or the database (as the handler does)
 //! and calls [`paymetrics::simulator`].
+#![warn(clippy::too_many_lines)]
 #![recursion_limit = "256"]
 
 use std::path::{Path, PathBuf};

@@ -20,7 +20,6 @@ use std::time::Duration;
 
 /// Kept here for the callers that name them through settings.
 pub use crate::engine::retention::RetentionPolicy;
-pub(crate) use crate::serde_duration::duration;
 pub use crate::store::{DatabaseSettings, DbAuth, DbTarget, Secret, SslMode};
 pub use engine::EngineConfig;
 pub use reload::{EngineHandle, RELOAD_INTERVAL};

@@ -1,6 +1,6 @@
 //! Comparing `payment_metrics_5m` in the database with a run's ground truth.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use tokio_postgres::GenericClient;
 
-use crate::store::StoreError;
+use crate::store::{self, StoreError};
 
 /// Columns compared exactly (counts) and as decimals (amounts, rates).
 const COUNTS: &[&str] = &[
@@ -91,39 +91,10 @@ async fn stored_rows(
         starts().min().unwrap_or_default(),
         starts().max().unwrap_or_default(),
     );
-    let rows = client
-        .query(
-            "SELECT row_to_json(m)::text FROM payment_metrics_5m m
-             WHERE window_start >= $1 AND window_start <= $2",
-            &[&first, &last],
-        )
-        .await
-        .map_err(StoreError::query("reading payment_metrics_5m"))?;
-    let mut stored = BTreeMap::new();
-    for row in rows {
-        let text: String = row.get(0);
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if let Some(k) = key(&value) {
-            stored.insert(k, value);
-        }
-    }
-    Ok(stored)
-}
-
-/// The 5-minute windows the pipeline has closed and not reopened.
-async fn closed_windows(
-    client: &impl GenericClient,
-) -> Result<BTreeSet<DateTime<Utc>>, StoreError> {
-    Ok(client
-        .query(
-            "SELECT window_start FROM window_state
-             WHERE width_seconds = 300 AND closed_at IS NOT NULL AND NOT dirty",
-            &[],
-        )
-        .await
-        .map_err(StoreError::query("reading closed windows"))?
-        .iter()
-        .map(|row| row.get(0))
+    Ok(store::metrics_5m_rows(client, first, last)
+        .await?
+        .into_iter()
+        .filter_map(|row| Some((key(&row)?, row)))
         .collect())
 }
 
@@ -173,7 +144,7 @@ pub async fn compare(
     truth: &[Value],
 ) -> Result<CheckReport, StoreError> {
     let mut stored = stored_rows(client, truth).await?;
-    let closed = closed_windows(client).await?;
+    let closed = store::closed_5m_windows(client).await?;
     let mut report = CheckReport {
         expected_rows: truth.len(),
         ..CheckReport::default()
@@ -204,4 +175,33 @@ pub async fn compare(
         ));
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{COUNTS, DECIMALS};
+    use crate::engine::metrics::COLUMNS;
+
+    #[test]
+    fn every_metric_column_is_compared_or_is_a_key_or_bookkeeping() {
+        let keys_and_bookkeeping = [
+            "window_start",
+            "window_end",
+            "payment_type",
+            "currency",
+            "late_events",
+            "revision",
+            "closed_at",
+        ];
+        for column in COLUMNS {
+            let compared = COUNTS.contains(column) || DECIMALS.contains(column);
+            assert!(
+                compared ^ keys_and_bookkeeping.contains(column),
+                "{column} must be compared or be a key or bookkeeping, not both or neither"
+            );
+        }
+        for column in COUNTS.iter().chain(DECIMALS) {
+            assert!(COLUMNS.contains(column), "{column} is not a metric column");
+        }
+    }
 }

@@ -15,7 +15,7 @@ use backon::{ExponentialBuilder, Retryable};
 
 use super::Emission;
 use super::sinks::{SinkError, SinkStats};
-use crate::settings::Secret;
+use crate::store::Secret;
 
 /// How the simulator authenticates to Event Hubs.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use tokio_postgres::GenericClient;
 
-use crate::store::StoreError;
+use crate::store::{self, StoreError};
 
 /// Writes a titled table with right-aligned columns as wide as their widest cell.
 fn table(out: &mut String, title: &str, header: &[&str], rows: &[Vec<String>]) {
@@ -44,89 +44,6 @@ fn table(out: &mut String, title: &str, header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// One table of the report: its query, and how to show it.
-struct Section {
-    title: &'static str,
-    header: &'static [&'static str],
-    /// Returns text columns; `$1`, when present, is the row limit.
-    sql: &'static str,
-    /// What was being read, for the error.
-    reading: &'static str,
-}
-
-/// The report's tables, in order.
-const SECTIONS: &[Section] = &[
-    Section {
-        title: "payment_metrics_5m (latest windows)",
-        header: &[
-            "window (UTC)",
-            "type",
-            "cur",
-            "txns",
-            "appr",
-            "decl",
-            "total",
-            "avg",
-            "p95",
-            "approval",
-            "late",
-            "rev",
-        ],
-        sql: "SELECT to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), payment_type, currency,
-                    txn_count::text, approved_count::text, declined_count::text, total_amount::text,
-                    round(avg_amount, 2)::text, round(p95_amount, 2)::text,
-                    round(approval_rate, 3)::text, late_events::text, revision::text
-             FROM payment_metrics_5m
-             ORDER BY window_start DESC, txn_count DESC LIMIT $1",
-        reading: "reading payment_metrics_5m",
-    },
-    Section {
-        title: "dynamic_metrics (latest window of each rule)",
-        header: &["rule", "window (UTC)", "group", "value", "samples"],
-        sql: "SELECT rule_name, to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
-                    group_key::text, round(value, 4)::text, sample_count::text
-             FROM (SELECT *, rank() OVER (PARTITION BY rule_name ORDER BY window_start DESC) AS r
-                   FROM dynamic_metrics) d
-             WHERE r = 1
-             ORDER BY rule_name, value DESC NULLS LAST LIMIT $1",
-        reading: "reading dynamic_metrics",
-    },
-    Section {
-        title: "rejected_events by reason",
-        header: &["reason", "events"],
-        sql: "SELECT reason, count(*)::text FROM rejected_events GROUP BY reason ORDER BY count(*) DESC",
-        reading: "reading rejected_events",
-    },
-    Section {
-        title: "merchant clusters (latest run)",
-        header: &["cluster", "merchants", "centroid"],
-        sql: "SELECT cluster_id::text, size::text, centroid::text FROM merchant_cluster_centroids_latest ORDER BY cluster_id",
-        reading: "reading merchant clusters",
-    },
-];
-
-/// A section's rows as text (NULL as empty).
-async fn section_rows(
-    client: &impl GenericClient,
-    section: &Section,
-    limit: i64,
-) -> Result<Vec<Vec<String>>, StoreError> {
-    let rows = if section.sql.contains("$1") {
-        client.query(section.sql, &[&limit]).await
-    } else {
-        client.query(section.sql, &[]).await
-    }
-    .map_err(StoreError::query(section.reading))?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            (0..r.len())
-                .map(|i| r.get::<_, Option<String>>(i).unwrap_or_default())
-                .collect()
-        })
-        .collect())
-}
-
 /// The latest `payment_metrics_5m` rows, the latest rule results, rejects by reason and
 /// the latest merchant clusters, as text tables of at most `limit` rows (all the reject
 /// reasons and clusters).
@@ -135,9 +52,8 @@ async fn section_rows(
 /// [`StoreError`] when the database cannot be read.
 pub async fn report(client: &impl GenericClient, limit: i64) -> Result<String, StoreError> {
     let mut out = String::new();
-    for section in SECTIONS {
-        let rows = section_rows(client, section, limit).await?;
-        table(&mut out, section.title, section.header, &rows);
+    for section in store::report_tables(client, limit).await? {
+        table(&mut out, section.title, section.header, &section.rows);
     }
     Ok(out)
 }

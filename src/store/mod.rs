@@ -16,6 +16,7 @@ mod config;
 pub mod connect;
 mod health;
 mod migrations;
+mod reads;
 mod rules;
 mod windows;
 
@@ -32,6 +33,7 @@ pub use migrations::{
     CONTRACT, MIGRATIONS, Migration, SchemaStatus, Verification, apply as migrations_apply,
     check_schema, migrate, verify,
 };
+pub use reads::{ReportTable, closed_5m_windows, metrics_5m_rows, report_tables};
 pub use windows::{
     CloseReport, PartitionReport, close_due_windows, maintain_partitions, window_close_lag,
 };

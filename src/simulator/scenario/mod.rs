@@ -134,7 +134,7 @@ pub enum Pattern {
         /// Multiplier at the end.
         to: f64,
         /// Duration of the ramp.
-        #[serde(with = "crate::settings::duration")]
+        #[serde(with = "crate::serde_duration::duration")]
         over: Duration,
     },
 }
@@ -159,7 +159,7 @@ pub struct Bursts {
     /// Rate multiplier during a burst.
     pub multiplier: f64,
     /// How long a burst lasts.
-    #[serde(with = "crate::settings::duration")]
+    #[serde(with = "crate::serde_duration::duration")]
     pub duration: Duration,
 }
 
@@ -299,7 +299,7 @@ pub struct Late {
     /// Share of transactions delivered late.
     pub rate: f64,
     /// How long after its event time the event is delivered.
-    #[serde(with = "crate::settings::duration")]
+    #[serde(with = "crate::serde_duration::duration")]
     pub delay: Duration,
 }
 
@@ -310,7 +310,7 @@ pub struct OutOfOrder {
     /// Share of transactions whose event time is moved back.
     pub rate: f64,
     /// Largest backwards shift of the event time.
-    #[serde(with = "crate::settings::duration")]
+    #[serde(with = "crate::serde_duration::duration")]
     pub max_jitter: Duration,
 }
 
