@@ -10,14 +10,23 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use rand::Rng;
 use rand::distributions::{Distribution, WeightedIndex};
-use rand_distr::{Exp, LogNormal, Zipf};
+use rand_distr::Zipf;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::SeedableRng;
 
-use super::scenario::{PartitionKey, Pattern, PaymentTypeMix, Scenario, TimeMode};
+mod arrivals;
+mod model;
+mod text;
+
+pub use arrivals::Arrivals;
+use model::{CategoryModel, CurrencyModel, Draw, TypeModel, choice, fraud_index, weighted};
+use text::push_rfc3339;
+pub use text::{push_id, push_major};
+
+use super::scenario::{PartitionKey, Scenario};
 use crate::domain::{Channel, Country, Currency, PaymentType, Status};
 use crate::ingest::RejectReason;
 
@@ -146,93 +155,6 @@ const OUTCOMES: [Status; 4] = [
     Status::Pending,
     Status::Refunded,
 ];
-
-/// A payment type's amount distributions and outcome rates, ready to sample.
-struct TypeModel {
-    payment_type: PaymentType,
-    amount: LogNormal<f64>,
-    /// Per merchant category (by index): its own amount distribution, if it has one.
-    by_category: Vec<Option<LogNormal<f64>>>,
-    /// decline, failure, pending, refund
-    outcome: [f64; 4],
-}
-
-impl TypeModel {
-    fn new(payment_type: PaymentType, mix: &PaymentTypeMix, categories: &[String]) -> Self {
-        let lognormal = |median: f64| LogNormal::new(median.ln(), mix.sigma).expect("validated");
-        Self {
-            payment_type,
-            amount: lognormal(mix.median),
-            by_category: categories
-                .iter()
-                .map(|c| mix.category_medians.get(c).map(|m| lognormal(*m)))
-                .collect(),
-            outcome: [
-                mix.decline_rate,
-                mix.failure_rate,
-                mix.pending_rate,
-                mix.refund_rate,
-            ],
-        }
-    }
-}
-
-/// What a transaction's kind, amount and outcome were drawn as, before
-/// [`Generator::finish`] draws the rest.
-struct Draw {
-    payment_type: PaymentType,
-    /// Index into the generator's currencies.
-    currency: usize,
-    /// Amount in USD-equivalent major units.
-    usd: f64,
-    status: Status,
-    merchant: u32,
-}
-
-struct CurrencyModel {
-    currency: Currency,
-    per_usd: f64,
-}
-
-/// Static JSON fragments of a category.
-struct CategoryModel {
-    quoted: String,
-    mcc: u32,
-}
-
-impl CategoryModel {
-    fn new(category: &str) -> Self {
-        Self {
-            quoted: serde_json::to_string(category).expect("strings serialize"),
-            mcc: mcc(category),
-        }
-    }
-}
-
-/// A weighted choice over validated weights (at least one positive, none negative).
-fn weighted(weights: impl Iterator<Item = f64>) -> WeightedIndex<f64> {
-    WeightedIndex::new(weights).expect("validated")
-}
-
-/// The keys of a weighted map and the choice among them.
-fn choice<'a, K: Copy + 'a>(
-    entries: impl Iterator<Item = (K, &'a f64)>,
-) -> (Vec<K>, WeightedIndex<f64>) {
-    let (keys, weights): (Vec<K>, Vec<f64>) = entries.map(|(k, w)| (k, *w)).unzip();
-    (keys, weighted(weights.into_iter()))
-}
-
-/// The choice between the two fraud typologies; a typology of weight 0 is all but never
-/// drawn (and two of weight 0 are drawn alike).
-fn fraud_index(scenario: &Scenario) -> WeightedIndex<f64> {
-    weighted(
-        [
-            scenario.fraud.card_testing.weight.max(0.0) + f64::EPSILON,
-            scenario.fraud.account_takeover.weight.max(0.0) + f64::EPSILON,
-        ]
-        .into_iter(),
-    )
-}
 
 /// The event stream of a scenario.
 pub struct Generator {
@@ -724,145 +646,4 @@ enum Broken {
     NoMerchant,
     Currency,
     Decimals,
-}
-
-/// ISO 18245 merchant category codes for the usual category names (5999 otherwise).
-fn mcc(category: &str) -> u32 {
-    match category {
-        "grocery" => 5411,
-        "restaurants" => 5812,
-        "travel" => 4722,
-        "electronics" => 5732,
-        "fuel" => 5541,
-        "apparel" => 5651,
-        "digital_goods" => 5818,
-        _ => 5999,
-    }
-}
-
-/// `m-00042`, `c-000123`: ids the pipeline stores as they are.
-pub fn push_id(s: &mut String, prefix: char, n: u32) {
-    s.push(prefix);
-    s.push('-');
-    let digits = n.to_string();
-    for _ in digits.len()..6 {
-        s.push('0');
-    }
-    s.push_str(&digits);
-}
-
-fn push_2(s: &mut String, n: u32) {
-    s.push(char::from(b'0' + (n / 10) as u8));
-    s.push(char::from(b'0' + (n % 10) as u8));
-}
-
-/// `2026-11-26T10:00:00.123Z`
-fn push_rfc3339(s: &mut String, t: DateTime<Utc>) {
-    let year = t.year() as u32;
-    push_2(s, year / 100);
-    push_2(s, year % 100);
-    s.push('-');
-    push_2(s, t.month());
-    s.push('-');
-    push_2(s, t.day());
-    s.push('T');
-    push_2(s, t.hour());
-    s.push(':');
-    push_2(s, t.minute());
-    s.push(':');
-    push_2(s, t.second());
-    s.push('.');
-    let millis = t.timestamp_subsec_millis();
-    s.push(char::from(b'0' + (millis / 100) as u8));
-    push_2(s, millis % 100);
-    s.push('Z');
-}
-
-/// Minor units as a major-unit decimal string (`1234`, 2 -> `12.34`).
-pub fn push_major(s: &mut String, minor: i64, exponent: u32) {
-    let scale = 10i64.pow(exponent);
-    s.push_str(&(minor / scale).to_string());
-    if exponent > 0 {
-        s.push('.');
-        let fraction = (minor % scale).to_string();
-        for _ in fraction.len()..exponent as usize {
-            s.push('0');
-        }
-        s.push_str(&fraction);
-    }
-}
-
-/// Poisson arrival times for a scenario's rate, pattern and bursts.
-pub struct Arrivals {
-    rng: Xoshiro256PlusPlus,
-    scenario: Scenario,
-    start: DateTime<Utc>,
-    now: DateTime<Utc>,
-    burst_until: Option<DateTime<Utc>>,
-}
-
-impl Arrivals {
-    /// Arrivals from `start`, with their own random stream (derived from the seed).
-    pub fn new(scenario: &Scenario, start: DateTime<Utc>) -> Self {
-        Self {
-            rng: Xoshiro256PlusPlus::seed_from_u64(scenario.seed ^ 0x9e37_79b9_7f4a_7c15),
-            scenario: scenario.clone(),
-            start,
-            now: start,
-            burst_until: None,
-        }
-    }
-
-    /// Events per second at `t`.
-    pub fn rate_at(&self, t: DateTime<Utc>) -> f64 {
-        let base = self.scenario.rate.events_per_second;
-        let pattern = match &self.scenario.rate.pattern {
-            Pattern::Constant => 1.0,
-            Pattern::Diurnal { hourly } => hourly[t.hour() as usize],
-            Pattern::Weekly { daily, hourly } => {
-                daily[t.weekday().num_days_from_monday() as usize] * hourly[t.hour() as usize]
-            }
-            Pattern::Ramp { from, to, over } => {
-                let progress = ((t - self.start).num_milliseconds() as f64
-                    / over.as_millis() as f64)
-                    .clamp(0.0, 1.0);
-                from + (to - from) * progress
-            }
-        };
-        let burst = match (&self.scenario.rate.bursts, self.burst_until) {
-            (Some(bursts), Some(until)) if t < until => bursts.multiplier,
-            _ => 1.0,
-        };
-        base * pattern * burst
-    }
-
-    /// The next arrival time.
-    pub fn next_time(&mut self) -> DateTime<Utc> {
-        let rate = self.rate_at(self.now).max(1e-6);
-        let gap = Exp::new(rate).expect("positive").sample(&mut self.rng);
-        let gap = TimeDelta::microseconds((gap * 1e6).max(1.0) as i64);
-        if let Some(bursts) = &self.scenario.rate.bursts
-            && self.burst_until.is_none_or(|until| self.now >= until)
-        {
-            let seconds = gap.num_microseconds().unwrap_or(0) as f64 / 1e6;
-            let chance = 1.0 - (1.0 - bursts.probability).powf(seconds.max(0.0));
-            if self.rng.r#gen::<f64>() < chance {
-                self.burst_until = Some(
-                    self.now + TimeDelta::from_std(bursts.duration).unwrap_or(TimeDelta::zero()),
-                );
-            }
-        }
-        self.now += gap;
-        self.now
-    }
-}
-
-impl Scenario {
-    /// The backfill range, when the scenario is one.
-    pub fn backfill_range(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        match self.time {
-            TimeMode::Backfill { from, to } => Some((from, to)),
-            TimeMode::Realtime => None,
-        }
-    }
 }
