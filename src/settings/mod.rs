@@ -51,7 +51,7 @@ pub enum SettingsError {
     /// The engine settings file could not be read.
     #[error("cannot read the engine settings {path}: {source}")]
     Read {
-        /// The file.
+        /// The engine settings file, as `PAYMETRICS_CONFIG` (or its fallback) names it.
         path: PathBuf,
         /// The operating system's reason.
         #[source]
@@ -60,7 +60,7 @@ pub enum SettingsError {
     /// Rules of the engine settings file are not valid.
     #[error("invalid rules in {path}:\n  {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
     Rules {
-        /// The file.
+        /// The engine settings file, as `PAYMETRICS_CONFIG` (or its fallback) names it.
         path: PathBuf,
         /// Every problem found.
         errors: Vec<RuleError>,
@@ -68,7 +68,7 @@ pub enum SettingsError {
     /// The engine settings file is not valid.
     #[error("invalid engine settings {path}: {message}")]
     Yaml {
-        /// The file.
+        /// The engine settings file, as `PAYMETRICS_CONFIG` (or its fallback) names it.
         path: PathBuf,
         /// The parser's message, with line, column and key.
         message: String,
