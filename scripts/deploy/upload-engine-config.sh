@@ -9,7 +9,7 @@
 #
 # The app reads PAYMETRICS_CONFIG=/home/data/paymetrics/engine.yaml (Terraform sets it, with
 # the packaged config/engine.yaml as PAYMETRICS_CONFIG_FALLBACK until a file is uploaded),
-# and every instance picks a changed valid file up at its next invocation.
+# and every instance picks a changed valid file up within 2 seconds (it polls the file).
 #
 #   scripts/deploy/upload-engine-config.sh <resource-group> <function-app> <engine.yaml> <handler> [<slot>...]
 #
@@ -66,5 +66,5 @@ for target in "${targets[@]}"; do
   [ "$status" = 200 ] || fail "Kudu answered $status when reading back $url"
   cmp -s "$file" "$copy" || fail "the file read back from $url differs from $file"
   rm -f "$copy"
-  echo "in force on $(slot_name "$target") from its next invocation: /home/$remote_path"
+  echo "in force on $(slot_name "$target") within 2 seconds: /home/$remote_path"
 done
