@@ -102,6 +102,9 @@ pub enum RejectReason {
     DuplicateConflict,
     /// The whole invocation body was not a valid host invocation.
     EnvelopeInvalid,
+    /// The event passed validation but the database refused to store it for a reason
+    /// retrying cannot fix (a constraint, a trigger); the detail names its SQLSTATE.
+    StoreFailed,
 }
 
 impl RejectReason {
@@ -118,6 +121,7 @@ impl RejectReason {
         Self::EventTooLarge,
         Self::DuplicateConflict,
         Self::EnvelopeInvalid,
+        Self::StoreFailed,
     ];
 
     /// The stable code stored in `rejected_events.reason` and counted in metrics.
@@ -134,6 +138,7 @@ impl RejectReason {
             Self::EventTooLarge => "event_too_large",
             Self::DuplicateConflict => "duplicate_conflict",
             Self::EnvelopeInvalid => "envelope_invalid",
+            Self::StoreFailed => "store_failed",
         }
     }
 }
@@ -238,7 +243,7 @@ impl InvalidBody {
 }
 
 /// A batch after validation, ready to store.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PreparedBatch {
     /// Number of events in the invocation.
     pub received: usize,
