@@ -82,6 +82,8 @@ impl SourceFormat {
 pub enum RejectReason {
     /// Not JSON, or JSON that is not an object.
     MalformedJson,
+    /// JSON whose object repeats a key: which value was meant is unknowable.
+    AmbiguousJson,
     /// A required field is absent or null.
     MissingField,
     /// A field has the wrong type or a value outside its allowed set.
@@ -111,6 +113,7 @@ impl RejectReason {
     /// Every reason, for documentation and tests.
     pub const ALL: &'static [Self] = &[
         Self::MalformedJson,
+        Self::AmbiguousJson,
         Self::MissingField,
         Self::InvalidField,
         Self::InvalidAmount,
@@ -128,6 +131,7 @@ impl RejectReason {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MalformedJson => "malformed_json",
+            Self::AmbiguousJson => "ambiguous_json",
             Self::MissingField => "missing_field",
             Self::InvalidField => "invalid_field",
             Self::InvalidAmount => "invalid_amount",
@@ -277,11 +281,7 @@ pub fn prepare(events: Vec<RawEvent>, now: DateTime<Utc>, policy: &IngestPolicy)
                 transaction_id: None,
             }),
             Ok(json) => normalize(json, event.lineage.enqueued_at.unwrap_or(now), policy),
-            Err(message) => Err(Rejection {
-                reason: RejectReason::MalformedJson,
-                detail: message.clone(),
-                transaction_id: None,
-            }),
+            Err(rejection) => Err(rejection.clone()),
         };
         match normalized {
             Ok((transaction, format)) => batch.accepted.push(Accepted {
