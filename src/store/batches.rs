@@ -501,3 +501,60 @@ pub async fn store_envelope_invalid(
         .map_err(StoreError::query("storing an invalid envelope"))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{Lineage, RawText};
+
+    fn rejected(sequence: i64) -> Rejected {
+        Rejected {
+            rejection: Rejection {
+                reason: RejectReason::MissingField,
+                detail: "merchant_id: is required".into(),
+                transaction_id: None,
+            },
+            raw: RawText::Utf8("{}".into()),
+            lineage: Lineage {
+                sequence_number: Some(sequence),
+                ..Lineage::default()
+            },
+        }
+    }
+
+    fn part(events: usize) -> PreparedBatch {
+        PreparedBatch {
+            received: events,
+            accepted: Vec::new(),
+            rejected: (0..events as i64).map(rejected).collect(),
+        }
+    }
+
+    fn sequences(part: &PreparedBatch) -> Vec<i64> {
+        part.rejected
+            .iter()
+            .filter_map(|r| r.lineage.sequence_number)
+            .collect()
+    }
+
+    #[test]
+    fn a_part_splits_into_halves_in_order_and_a_single_event_does_not_split() {
+        let (first, second) = split(part(5)).unwrap();
+        assert_eq!(sequences(&first), [0, 1, 2]);
+        assert_eq!(sequences(&second), [3, 4]);
+        assert_eq!((first.received, second.received), (3, 2));
+        let single = split(part(1)).unwrap_err();
+        assert_eq!(sequences(&single), [0]);
+    }
+
+    #[test]
+    fn a_single_event_the_database_refused_becomes_a_store_failed_reject_at_its_position() {
+        let error = StoreError::Config("no database".into());
+        let quarantined = store_failed(part(1), &error);
+        let reject = &quarantined.rejected[0];
+        assert_eq!(reject.rejection.reason, RejectReason::StoreFailed);
+        assert!(reject.rejection.detail.contains("no database"));
+        assert_eq!(reject.lineage.sequence_number, Some(0));
+        assert!(quarantined.accepted.is_empty());
+    }
+}
