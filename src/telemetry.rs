@@ -245,6 +245,8 @@ pub mod metrics {
         pub events_duplicate: Counter<u64>,
         /// Events quarantined, by `reason`.
         pub events_rejected: Counter<u64>,
+        /// Batch parts split in halves because the database refused them for good.
+        pub batch_splits: Counter<u64>,
         /// Time to process one Event Hub invocation, seconds.
         pub batch_duration: Histogram<f64>,
         /// Time spent in the database for one invocation, seconds.
@@ -281,6 +283,7 @@ pub mod metrics {
                 events_accepted: meter.u64_counter("paymetrics.events.accepted").build(),
                 events_duplicate: meter.u64_counter("paymetrics.events.duplicate").build(),
                 events_rejected: meter.u64_counter("paymetrics.events.rejected").build(),
+                batch_splits: meter.u64_counter("paymetrics.batch.splits").build(),
                 batch_duration: meter
                     .f64_histogram("paymetrics.batch.duration")
                     .with_unit("s")

@@ -64,6 +64,7 @@ pub(super) async fn invoke(
         accepted = stored.accepted,
         duplicates = stored.duplicates,
         rejected = stored.rejected_total(),
+        splits = stored.splits,
         "{summary}"
     );
     Ok(Json(InvocationResponse::new(
@@ -129,6 +130,7 @@ fn count(stored: &StoredBatch) {
         .events_duplicate
         .add(stored.duplicates as u64, &[]);
     instruments.late_events.add(stored.late as u64, &[]);
+    instruments.batch_splits.add(stored.splits as u64, &[]);
     for (reason, n) in &stored.rejected {
         instruments
             .events_rejected

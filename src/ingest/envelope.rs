@@ -8,11 +8,21 @@
 //! way, while `PartitionContext`, `TriggerPartitionContext` and `sys` arrive as objects.
 //! Every value is accepted both string-wrapped and plain, and `cardinality: one` (a single
 //! event with scalar metadata) works too.
+//!
+//! Host quirks handled here: `OffsetStringArray` is preferred over `OffsetArray` (which
+//! holds `"-1"` in geo-replicated namespaces); the `cardinality: one` `Offset` arrives
+//! JSON-quoted; a UTF-8 byte-order mark may precede JSON; an empty event does not make a
+//! binary batch look like text. An event text whose JSON repeats a key is refused as
+//! `ambiguous_json` (an event given as a JSON object, not text, was already read by the
+//! body's parser and cannot be checked).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+
+use super::{RejectReason, Rejection};
 
 /// The name of the trigger binding in `EventHubTrigger/function.json`, preferred when
 /// `Data` holds more than one value.
@@ -101,8 +111,9 @@ pub struct Lineage {
 pub struct RawEvent {
     /// The event's text as received, kept for quarantine.
     pub raw: RawText,
-    /// The event's JSON, or why it is not JSON.
-    pub parsed: Result<Value, String>,
+    /// The event's JSON, or why it cannot be read as JSON (`malformed_json`, or
+    /// `ambiguous_json` when an object repeats a key).
+    pub parsed: Result<Value, Rejection>,
     /// Its place in the Event Hubs stream.
     pub lineage: Lineage,
 }
@@ -123,6 +134,7 @@ impl Invocation {
     /// [`EnvelopeError`] when the body is not an invocation at all; single malformed events
     /// are not errors here, they become [`RawEvent`]s whose `parsed` is `Err`.
     pub fn parse(body: &[u8]) -> Result<Self, EnvelopeError> {
+        let body = body.strip_prefix(BOM.as_bytes()).unwrap_or(body);
         let root: Value =
             serde_json::from_slice(body).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
         let root = root.as_object().ok_or(EnvelopeError::NoData)?;
@@ -138,14 +150,19 @@ impl Invocation {
         let items = unwrap_trigger(name, value)?;
         // dataType binary: every item is base64. Only then is an item that does not decode
         // to JSON kept as base64; otherwise a text item is kept exactly as received.
-        let binary = !items.is_empty()
-            && items
-                .iter()
-                .all(|item| item.as_str().is_some_and(|t| decode_base64(t).is_some()));
+        // An empty event body is "" in either, so it decides nothing.
+        let mut bodies = items
+            .iter()
+            .filter(|item| item.as_str() != Some(""))
+            .peekable();
+        let binary = bodies.peek().is_some()
+            && bodies.all(|item| item.as_str().is_some_and(|t| decode_base64(t).is_some()));
         let partition_id = partition_id(metadata);
         let single = items.len() == 1;
         let sequence = metadata_array(metadata, "SequenceNumberArray");
-        let offsets = metadata_array(metadata, "OffsetArray");
+        // Geo-replicated namespaces put "-1" in OffsetArray; OffsetStringArray is right.
+        let offsets = metadata_array(metadata, "OffsetStringArray")
+            .or_else(|| metadata_array(metadata, "OffsetArray"));
         let enqueued = metadata_array(metadata, "EnqueuedTimeUtcArray");
         let system = metadata_array(metadata, "SystemPropertiesArray");
 
@@ -183,7 +200,7 @@ impl Invocation {
                     lineage: Lineage {
                         partition_id: partition_id.clone(),
                         sequence_number: seq.as_ref().and_then(as_i64),
-                        offset: offset.as_ref().and_then(as_text),
+                        offset: offset.as_ref().and_then(as_text).map(unquoted),
                         enqueued_at: enqueued_at.as_ref().and_then(as_time),
                         batch_index: index,
                     },
@@ -248,24 +265,22 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
 /// One item of the batch: an event's text, its bytes in base64 (`dataType: binary`), or
 /// a JSON value. A text item that happens to be valid base64 is decoded only when the
 /// result is JSON, or when the whole batch is binary.
-fn decode_event(item: Value, binary: bool) -> (RawText, Result<Value, String>) {
+fn decode_event(item: Value, binary: bool) -> (RawText, Result<Value, Rejection>) {
     match item {
         Value::String(text) => {
             if let Some(bytes) = decode_base64(&text) {
                 let decoded = RawText::from_bytes(&bytes);
-                if let RawText::Utf8(decoded_text) = &decoded
-                    && let Ok(json) = serde_json::from_str::<Value>(decoded_text)
-                {
-                    return (decoded, Ok(json));
-                }
-                if binary {
-                    let parsed = match &decoded {
-                        RawText::Utf8(decoded_text) => parse_event_json(decoded_text),
-                        RawText::Base64(_) => Err(
-                            "the binary event body is not UTF-8 text (kept as base64 in raw)"
-                                .to_owned(),
-                        ),
-                    };
+                let parsed = match &decoded {
+                    RawText::Utf8(decoded_text) => parse_event_json(decoded_text),
+                    RawText::Base64(_) => Err(malformed(
+                        "the binary event body is not UTF-8 text (kept as base64 in raw)".into(),
+                    )),
+                };
+                let is_json = match &parsed {
+                    Ok(_) => true,
+                    Err(rejection) => rejection.reason == RejectReason::AmbiguousJson,
+                };
+                if is_json || binary {
                     return (decoded, parsed);
                 }
             }
@@ -276,8 +291,98 @@ fn decode_event(item: Value, binary: bool) -> (RawText, Result<Value, String>) {
     }
 }
 
-fn parse_event_json(text: &str) -> Result<Value, String> {
-    serde_json::from_str(text).map_err(|e| format!("the event is not valid JSON: {e}"))
+/// The byte-order mark some .NET producers put before UTF-8 text.
+const BOM: &str = "\u{feff}";
+
+/// An event's JSON: malformed, ambiguous (a key repeated in one object, of which serde
+/// would silently keep the last), or its value with numbers exact.
+fn parse_event_json(text: &str) -> Result<Value, Rejection> {
+    let text = text.strip_prefix(BOM).unwrap_or(text);
+    let json = serde_json::from_str(text)
+        .map_err(|e| malformed(format!("the event is not valid JSON: {e}")))?;
+    serde_json::from_str::<UniqueKeys>(text).map_err(|e| Rejection {
+        reason: RejectReason::AmbiguousJson,
+        detail: format!("the event's JSON is ambiguous: {e}"),
+        transaction_id: None,
+    })?;
+    Ok(json)
+}
+
+fn malformed(detail: String) -> Rejection {
+    Rejection {
+        reason: RejectReason::MalformedJson,
+        detail,
+        transaction_id: None,
+    }
+}
+
+/// A JSON document read only to refuse an object that repeats a key.
+struct UniqueKeys;
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(de::Error::custom(format_args!(
+                    "the key \"{key}\" appears more than once in one object"
+                )));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
+    }
+}
+
+/// The host writes the `Offset` of `cardinality: one` JSON-quoted (`"\"4096\""`).
+fn unquoted(offset: String) -> String {
+    match serde_json::from_str::<String>(&offset) {
+        Ok(inner) if offset.starts_with('"') => inner,
+        _ => offset,
+    }
 }
 
 /// A metadata array, string-wrapped (`"[1,2]"`) or plain (`[1,2]`).
@@ -426,6 +531,7 @@ mod tests {
                 .parsed
                 .as_ref()
                 .unwrap_err()
+                .detail
                 .contains("not valid JSON")
         );
         assert_eq!(invocation.events[1].raw.as_str(), "not json at all");
@@ -474,5 +580,84 @@ mod tests {
             Invocation::parse(b"{\"Data\":{\"events\":null}}"),
             Err(EnvelopeError::NullTrigger(_))
         ));
+    }
+
+    #[test]
+    fn the_offset_string_array_wins_over_the_geo_replicated_offset_array() {
+        let invocation = Invocation::parse(&body(json!({
+            "Data": {"events": "[\"{}\",\"{}\"]"},
+            "Metadata": {
+                "OffsetArray": "[\"-1\",\"-1\"]",
+                "OffsetStringArray": "[\"4096\",\"8192\"]",
+            }
+        })))
+        .unwrap();
+        let offsets: Vec<_> = invocation
+            .events
+            .iter()
+            .map(|e| e.lineage.offset.as_deref())
+            .collect();
+        assert_eq!(offsets, [Some("4096"), Some("8192")]);
+    }
+
+    #[test]
+    fn the_json_quoted_offset_of_cardinality_one_is_unwrapped() {
+        let invocation = Invocation::parse(&body(json!({
+            "Data": {"events": "{\"a\":1}"},
+            "Metadata": {"Offset": "\"4096\"", "SequenceNumber": "7"}
+        })))
+        .unwrap();
+        assert_eq!(invocation.events[0].lineage.offset.as_deref(), Some("4096"));
+        assert_eq!(invocation.events[0].lineage.sequence_number, Some(7));
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_body_or_an_event_is_skipped() {
+        let mut bytes = BOM.as_bytes().to_vec();
+        bytes.extend(body(json!({
+            "Data": {"events": [format!("{BOM}{{\"a\":1}}")]}
+        })));
+        let invocation = Invocation::parse(&bytes).unwrap();
+        assert_eq!(
+            invocation.events[0].parsed.as_ref().unwrap(),
+            &json!({"a": 1})
+        );
+    }
+
+    #[test]
+    fn an_empty_event_in_a_binary_batch_leaves_the_rest_binary() {
+        // "e30=" is "{}", "bm90IGpzb24=" is "not json": binary only if the batch is.
+        let invocation = Invocation::parse(&body(json!({
+            "Data": {"events": "[\"\",\"e30=\",\"bm90IGpzb24=\"]"}
+        })))
+        .unwrap();
+        let events = &invocation.events;
+        assert!(events[0].parsed.is_err());
+        assert_eq!(events[1].parsed.as_ref().unwrap(), &json!({}));
+        assert_eq!(events[2].raw.as_str(), "not json");
+        assert_eq!(
+            events[2].parsed.as_ref().unwrap_err().reason,
+            RejectReason::MalformedJson
+        );
+    }
+
+    #[test]
+    fn an_event_repeating_a_key_is_ambiguous_even_when_nested() {
+        for text in [
+            r#"{"amount": "1.00", "amount": "100.00"}"#,
+            r#"{"a": [{"b": 1, "b": 2}]}"#,
+        ] {
+            let rejection = parse_event_json(text).unwrap_err();
+            assert_eq!(rejection.reason, RejectReason::AmbiguousJson, "{text}");
+        }
+        let rejection = parse_event_json(r#"{"amount": 1, "amount": 2}"#).unwrap_err();
+        assert!(
+            rejection
+                .detail
+                .contains(r#""amount" appears more than once"#)
+        );
+        // Same key in sibling objects is fine, and numbers stay exact.
+        let json = parse_event_json(r#"{"a": {"k": 1}, "b": {"k": 12.340}}"#).unwrap();
+        assert_eq!(json["b"]["k"].to_string(), "12.340");
     }
 }

@@ -82,6 +82,8 @@ impl SourceFormat {
 pub enum RejectReason {
     /// Not JSON, or JSON that is not an object.
     MalformedJson,
+    /// JSON whose object repeats a key: which value was meant is unknowable.
+    AmbiguousJson,
     /// A required field is absent or null.
     MissingField,
     /// A field has the wrong type or a value outside its allowed set.
@@ -102,12 +104,16 @@ pub enum RejectReason {
     DuplicateConflict,
     /// The whole invocation body was not a valid host invocation.
     EnvelopeInvalid,
+    /// The event passed validation but the database refused to store it for a reason
+    /// retrying cannot fix (a constraint, a trigger); the detail names its SQLSTATE.
+    StoreFailed,
 }
 
 impl RejectReason {
     /// Every reason, for documentation and tests.
     pub const ALL: &'static [Self] = &[
         Self::MalformedJson,
+        Self::AmbiguousJson,
         Self::MissingField,
         Self::InvalidField,
         Self::InvalidAmount,
@@ -118,12 +124,14 @@ impl RejectReason {
         Self::EventTooLarge,
         Self::DuplicateConflict,
         Self::EnvelopeInvalid,
+        Self::StoreFailed,
     ];
 
     /// The stable code stored in `rejected_events.reason` and counted in metrics.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MalformedJson => "malformed_json",
+            Self::AmbiguousJson => "ambiguous_json",
             Self::MissingField => "missing_field",
             Self::InvalidField => "invalid_field",
             Self::InvalidAmount => "invalid_amount",
@@ -134,6 +142,7 @@ impl RejectReason {
             Self::EventTooLarge => "event_too_large",
             Self::DuplicateConflict => "duplicate_conflict",
             Self::EnvelopeInvalid => "envelope_invalid",
+            Self::StoreFailed => "store_failed",
         }
     }
 }
@@ -238,7 +247,7 @@ impl InvalidBody {
 }
 
 /// A batch after validation, ready to store.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PreparedBatch {
     /// Number of events in the invocation.
     pub received: usize,
@@ -272,11 +281,7 @@ pub fn prepare(events: Vec<RawEvent>, now: DateTime<Utc>, policy: &IngestPolicy)
                 transaction_id: None,
             }),
             Ok(json) => normalize(json, event.lineage.enqueued_at.unwrap_or(now), policy),
-            Err(message) => Err(Rejection {
-                reason: RejectReason::MalformedJson,
-                detail: message.clone(),
-                transaction_id: None,
-            }),
+            Err(rejection) => Err(rejection.clone()),
         };
         match normalized {
             Ok((transaction, format)) => batch.accepted.push(Accepted {

@@ -18,6 +18,10 @@
 //!    changed in `window_state` (see [`super::windows`]), counting late arrivals.
 //!
 //! Every step is one statement over arrays (`unnest`), never a round trip per event.
+//!
+//! A batch the database refuses for a reason retrying cannot fix is split in halves,
+//! each half going through the same steps in its own transaction, down to single events;
+//! those still refused are quarantined as `store_failed` ([`store_batch`]).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -27,7 +31,9 @@ use rust_decimal::Decimal;
 use tokio_postgres::{Client, GenericClient};
 
 use super::StoreError;
-use crate::ingest::{self, Accepted, Claimed, InvalidBody, PreparedBatch, RejectReason, Rejected};
+use crate::ingest::{
+    self, Accepted, Claimed, InvalidBody, PreparedBatch, RejectReason, Rejected, Rejection,
+};
 
 /// Facts about the invocation that every stored row shares.
 #[derive(Debug, Clone)]
@@ -55,6 +61,9 @@ pub struct StoredBatch {
     pub rejected: BTreeMap<RejectReason, usize>,
     /// Accepted transactions that landed in 5-minute windows already closed.
     pub late: usize,
+    /// How often a part of the batch was split in halves after the database refused it
+    /// for good (0 when the batch was stored whole).
+    pub splits: usize,
 }
 
 impl StoredBatch {
@@ -62,14 +71,139 @@ impl StoredBatch {
     pub fn rejected_total(&self) -> usize {
         self.rejected.values().sum()
     }
+
+    /// Adds what storing one part of the batch did (not its `received`: the parts share
+    /// the invocation's events).
+    fn add(&mut self, part: &Self) {
+        self.accepted += part.accepted;
+        self.duplicates += part.duplicates;
+        self.late += part.late;
+        for (reason, n) in &part.rejected {
+            *self.rejected.entry(*reason).or_default() += n;
+        }
+    }
 }
 
 /// Stores a validated batch; see the module docs for the steps.
 ///
+/// When a part fails for a reason retrying cannot fix ([`StoreError::is_transient`] is
+/// false: a constraint, a trigger, a value the database refuses), the part is split in
+/// halves and each half is tried again, in delivery order, down to single events; an
+/// event that still fails alone is quarantined as `store_failed` with the database's
+/// error. One poisoned event then costs about `2 log2(n)` transactions instead of
+/// stalling its partition.
+///
 /// # Errors
-/// Any [`StoreError`]; the transaction is then rolled back and nothing of the batch is
-/// stored, so the host's retry starts from a clean slate.
+/// A transient [`StoreError`] (the host retries: parts already committed count as
+/// duplicates then), or one that quarantining a single event did not get past.
 pub async fn store_batch(
+    client: &mut Client,
+    batch: PreparedBatch,
+    context: &BatchContext,
+) -> Result<StoredBatch, StoreError> {
+    let mut outcome = StoredBatch {
+        received: batch.received,
+        ..StoredBatch::default()
+    };
+    // A stack of parts, the earliest on top, so the first occurrence of an id is still
+    // the one that is stored.
+    let mut pending = vec![batch];
+    while let Some(part) = pending.pop() {
+        let error = match store_part(client, part.clone(), context).await {
+            Ok(stored) => {
+                outcome.add(&stored);
+                continue;
+            }
+            Err(error) if error.is_transient() => return Err(error),
+            Err(error) => error,
+        };
+        match split(part) {
+            Ok((first, second)) => {
+                outcome.splits += 1;
+                pending.push(second);
+                pending.push(first);
+            }
+            Err(single) => {
+                let quarantined = store_failed(single, &error);
+                let stored = store_part(client, quarantined, context).await?;
+                outcome.add(&stored);
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// The two halves of a part, or the part itself when it holds a single event.
+fn split(part: PreparedBatch) -> Result<(PreparedBatch, PreparedBatch), PreparedBatch> {
+    let PreparedBatch {
+        mut accepted,
+        mut rejected,
+        ..
+    } = part;
+    let events = accepted.len() + rejected.len();
+    if events <= 1 {
+        return Err(PreparedBatch {
+            received: events,
+            accepted,
+            rejected,
+        });
+    }
+    let second_accepted = accepted.split_off(accepted.len() / 2);
+    let second_rejected = rejected.split_off(rejected.len().div_ceil(2));
+    let first = PreparedBatch {
+        received: accepted.len() + rejected.len(),
+        accepted,
+        rejected,
+    };
+    let second = PreparedBatch {
+        received: second_accepted.len() + second_rejected.len(),
+        accepted: second_accepted,
+        rejected: second_rejected,
+    };
+    Ok((first, second))
+}
+
+/// A single event that could not be stored, as a `store_failed` reject carrying the
+/// database's SQLSTATE and message (never the statement's values).
+fn store_failed(single: PreparedBatch, error: &StoreError) -> PreparedBatch {
+    let detail = match error {
+        StoreError::Query { context, source } => match source.as_db_error() {
+            Some(db) => format!(
+                "SQLSTATE {} while {context}: {}",
+                db.code().code(),
+                db.message()
+            ),
+            None => format!("while {context}: {source}"),
+        },
+        other => other.to_string(),
+    };
+    let rejected = single
+        .accepted
+        .into_iter()
+        .map(|a| Rejected {
+            rejection: Rejection {
+                reason: RejectReason::StoreFailed,
+                detail: detail.clone(),
+                transaction_id: Some(a.transaction.id.as_str().to_owned()),
+            },
+            raw: a.raw,
+            lineage: a.lineage,
+        })
+        .chain(single.rejected.into_iter().map(|mut r| {
+            r.rejection.reason = RejectReason::StoreFailed;
+            r.rejection.detail = detail.clone();
+            r
+        }))
+        .collect();
+    PreparedBatch {
+        received: single.received,
+        accepted: Vec::new(),
+        rejected,
+    }
+}
+
+/// Stores one part in one transaction: all of it, or nothing.
+async fn store_part(
     client: &mut Client,
     batch: PreparedBatch,
     context: &BatchContext,
@@ -102,8 +236,8 @@ pub async fn store_batch(
         received,
         accepted: settled.fresh.len(),
         duplicates: settled.duplicates,
-        rejected: BTreeMap::new(),
         late,
+        ..StoredBatch::default()
     };
     for reject in &rejected {
         *outcome.rejected.entry(reject.rejection.reason).or_default() += 1;
@@ -366,4 +500,61 @@ pub async fn store_envelope_invalid(
         .await
         .map_err(StoreError::query("storing an invalid envelope"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{Lineage, RawText};
+
+    fn rejected(sequence: i64) -> Rejected {
+        Rejected {
+            rejection: Rejection {
+                reason: RejectReason::MissingField,
+                detail: "merchant_id: is required".into(),
+                transaction_id: None,
+            },
+            raw: RawText::Utf8("{}".into()),
+            lineage: Lineage {
+                sequence_number: Some(sequence),
+                ..Lineage::default()
+            },
+        }
+    }
+
+    fn part(events: usize) -> PreparedBatch {
+        PreparedBatch {
+            received: events,
+            accepted: Vec::new(),
+            rejected: (0..events as i64).map(rejected).collect(),
+        }
+    }
+
+    fn sequences(part: &PreparedBatch) -> Vec<i64> {
+        part.rejected
+            .iter()
+            .filter_map(|r| r.lineage.sequence_number)
+            .collect()
+    }
+
+    #[test]
+    fn a_part_splits_into_halves_in_order_and_a_single_event_does_not_split() {
+        let (first, second) = split(part(5)).unwrap();
+        assert_eq!(sequences(&first), [0, 1, 2]);
+        assert_eq!(sequences(&second), [3, 4]);
+        assert_eq!((first.received, second.received), (3, 2));
+        let single = split(part(1)).unwrap_err();
+        assert_eq!(sequences(&single), [0]);
+    }
+
+    #[test]
+    fn a_single_event_the_database_refused_becomes_a_store_failed_reject_at_its_position() {
+        let error = StoreError::Config("no database".into());
+        let quarantined = store_failed(part(1), &error);
+        let reject = &quarantined.rejected[0];
+        assert_eq!(reject.rejection.reason, RejectReason::StoreFailed);
+        assert!(reject.rejection.detail.contains("no database"));
+        assert_eq!(reject.lineage.sequence_number, Some(0));
+        assert!(quarantined.accepted.is_empty());
+    }
 }

@@ -651,3 +651,71 @@ async fn oversized_events_and_batches_are_quarantined_with_the_limit_named() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_batch_shaped_exactly_as_the_host_sends_it_is_read_event_by_event() {
+    let app = TestApp::spawn().await;
+    let db = app.db.connect().await;
+    // Independently of the handler: decode the items and tell the shapes apart.
+    let items = fixture_events("eventhub_host_binary_batch.json");
+    let texts: Vec<String> = items
+        .iter()
+        .map(|b| {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+            String::from_utf8(bytes).unwrap()
+        })
+        .collect();
+    let empty = texts.iter().filter(|t| t.is_empty()).count();
+    let repeated = texts
+        .iter()
+        .filter(|t| t.matches("\"amount\"").count() > 1)
+        .count();
+    let good = texts.len() - empty - repeated;
+    assert_eq!((good, empty, repeated), (3, 1, 1));
+
+    let (status, body) = app.invoke_fixture("eventhub_host_binary_batch.json").await;
+    assert_eq!(status, 200, "{body}");
+    let outcome = &body["ReturnValue"];
+    assert_eq!(outcome["accepted"], good, "{body}");
+    assert_eq!(
+        outcome["rejected_by_reason"]["malformed_json"], empty,
+        "{body}"
+    );
+    assert_eq!(
+        outcome["rejected_by_reason"]["ambiguous_json"], repeated,
+        "{body}"
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM normalized_transactions").await,
+        good as i64
+    );
+    // Naive, trimmed enqueued times are UTC; the BOM-prefixed first event is stored.
+    let first = db
+        .query_one(
+            "SELECT partition_id, sequence_number, enqueued_at = '2026-11-25T10:10:00Z'
+             FROM normalized_transactions WHERE transaction_id = 'h-1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.get::<_, Option<&str>>(0), Some("2"));
+    assert_eq!(first.get::<_, Option<i64>>(1), Some(101));
+    assert!(first.get::<_, bool>(2));
+    // Offsets come from OffsetStringArray, not the geo-replicated "-1" of OffsetArray.
+    let rejects = db
+        .query(
+            "SELECT reason, event_offset FROM rejected_events ORDER BY sequence_number",
+            &[],
+        )
+        .await
+        .unwrap();
+    let rejects: Vec<(String, Option<String>)> =
+        rejects.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        rejects,
+        [
+            ("malformed_json".to_owned(), Some("413696".to_owned())),
+            ("ambiguous_json".to_owned(), Some("421888".to_owned())),
+        ]
+    );
+}

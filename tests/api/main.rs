@@ -6,6 +6,7 @@ mod health;
 mod helpers;
 mod ingest;
 mod migrations;
+mod poison;
 mod process;
 mod rules;
 mod security;
