@@ -8,7 +8,7 @@
 use std::fmt;
 
 /// The category of a code that no range below covers.
-pub const OTHER: &str = "other";
+const OTHER: &str = "other";
 
 /// The canonical category names and the code the simulator writes for each.
 const REPRESENTATIVES: &[(&str, u16)] = &[
@@ -23,7 +23,7 @@ const REPRESENTATIVES: &[(&str, u16)] = &[
 ];
 
 /// Inclusive code ranges and their category, from the ISO 18245 / card-network groups.
-/// Only groups whose meaning is clear are mapped; every other code is [`OTHER`].
+/// Only groups whose meaning is clear are mapped; every other code is `other`.
 const RANGES: &[(u16, u16, &str)] = &[
     (3000, 3299, "travel"),        // airlines
     (3300, 3499, "travel"),        // car rental
@@ -91,7 +91,7 @@ impl Mcc {
         self.0
     }
 
-    /// The canonical category this code belongs to; [`OTHER`] when no group covers it.
+    /// The canonical category this code belongs to; `other` when no group covers it.
     pub fn category(self) -> &'static str {
         RANGES
             .iter()

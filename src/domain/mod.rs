@@ -10,7 +10,7 @@ mod mcc;
 mod money;
 mod transaction;
 
-pub use mcc::{Mcc, MccError, OTHER as OTHER_CATEGORY};
+pub use mcc::{Mcc, MccError};
 pub use money::{Currency, DecimalText, Money, MoneyError, parse_decimal};
 pub use transaction::{
     Channel, Country, Label, PaymentType, Status, Transaction, TransactionId, ValueError,
