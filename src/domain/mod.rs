@@ -6,9 +6,11 @@
 //! `Result`. A [`Transaction`] is a plain record of such values, so its fields are public:
 //! whatever it holds was already checked.
 
+mod mcc;
 mod money;
 mod transaction;
 
+pub use mcc::{Mcc, MccError};
 pub use money::{Currency, DecimalText, Money, MoneyError, parse_decimal};
 pub use transaction::{
     Channel, Country, Label, PaymentType, Status, Transaction, TransactionId, ValueError,

@@ -5,7 +5,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::Money;
+use super::{Mcc, Money};
 
 /// Why a field value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -202,8 +202,12 @@ pub struct Transaction {
     pub status: Status,
     /// The merchant that took the payment.
     pub merchant_id: Label,
-    /// Merchant category (free text or an ISO 18245 MCC such as `5411`).
+    /// Merchant category: a name; an MCC received is stored as its category's name
+    /// (`5411` is `grocery`), so one category is one value for the rules that group by it.
     pub merchant_category: Option<Label>,
+    /// The ISO 18245 code the category came as, when it came as one: kept because the
+    /// category name keeps only its group.
+    pub mcc: Option<Mcc>,
     /// The paying customer, when known.
     pub customer_id: Option<Label>,
     /// Country of the payment.
@@ -246,6 +250,11 @@ impl Transaction {
         field(self.channel.map(Channel::as_str));
         field(self.decline_reason.as_ref().map(Label::as_str));
         field(Some(if self.is_fraud { "true" } else { "false" }));
+        // Last and only when present, so that a transaction without a code keeps the
+        // fingerprint it was stored with before codes were kept.
+        if let Some(mcc) = self.mcc {
+            field(Some(&mcc.to_string()));
+        }
         hash.finalize().into()
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::{IngestPolicy, RejectReason, Rejection, SourceFormat};
 use crate::domain::{
-    Channel, Country, Currency, Label, Money, MoneyError, PaymentType, Status, Transaction,
+    Channel, Country, Currency, Label, Mcc, Money, MoneyError, PaymentType, Status, Transaction,
     TransactionId, ValueError, parse_decimal,
 };
 
@@ -131,7 +131,7 @@ impl Event<'_> {
         parse(&text).map_err(|e| self.problems.value(field, e)).ok()
     }
 
-    /// An optional text field; `numbers` also accepts an integer (an MCC such as 5411).
+    /// An optional text field; `numbers` also accepts an integer (a customer number such as 42).
     fn optional<T>(
         &mut self,
         field: &str,
@@ -152,6 +152,32 @@ impl Event<'_> {
             }
         };
         parse(&text).map_err(|e| self.problems.value(field, e)).ok()
+    }
+
+    /// The merchant category: a name as it came; an ISO 18245 code (an integer, or a
+    /// string of one to four digits, as legacy producers send it) as the name of its
+    /// canonical category, with the code kept beside it.
+    fn merchant_category(&mut self, field: &str) -> (Option<Label>, Option<Mcc>) {
+        let code = match self.get(field) {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) if s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()) => {
+                s.parse().ok()
+            }
+            _ => None,
+        };
+        let Some(code) = code else {
+            return (self.optional(field, false, Label::parse), None);
+        };
+        match Mcc::new(code) {
+            Ok(mcc) => {
+                let name = Label::parse(mcc.category()).expect("category names are labels");
+                (Some(name), Some(mcc))
+            }
+            Err(e) => {
+                self.problems.push(RejectReason::InvalidField, field, e);
+                (None, None)
+            }
+        }
     }
 
     fn is_fraud(&mut self, field: &str) -> bool {
@@ -450,7 +476,7 @@ impl Event<'_> {
         let payment_type = self.required(names.payment_type, PaymentType::parse);
         let status = self.required(names.status, Status::parse);
         let merchant_id = self.required(names.merchant_id, Label::parse);
-        let merchant_category = self.optional(names.merchant_category, true, Label::parse);
+        let (merchant_category, mcc) = self.merchant_category(names.merchant_category);
         let customer_id = self.optional(names.customer_id, true, Label::parse);
         let country = self.optional(names.country, false, Country::parse);
         let channel = self.optional(names.channel, false, Channel::parse);
@@ -464,6 +490,7 @@ impl Event<'_> {
             status: status?,
             merchant_id: merchant_id?,
             merchant_category,
+            mcc,
             customer_id,
             country,
             channel,
@@ -554,6 +581,44 @@ mod tests {
         assert_eq!(format, SourceFormat::LegacyCamel);
         assert_eq!(tx, canonical);
         assert_eq!(tx.fingerprint(), canonical.fingerprint());
+    }
+
+    #[test]
+    fn a_merchant_category_code_becomes_its_category_and_is_kept() {
+        let with_mcc = |mcc: Value| {
+            let mut legacy = json!({
+                "transactionId": "t-1", "timestampMs": 1_795_694_310_250_i64,
+                "amountMinor": 4210, "currency": "usd", "paymentMethod": "CARD",
+                "status": "APPROVED", "merchantId": "m-001",
+            });
+            legacy["mcc"] = mcc;
+            normalize(&legacy, now(), &IngestPolicy::default())
+        };
+        for sent in [json!(5411), json!("5411"), json!(5499)] {
+            let (tx, _) = with_mcc(sent.clone()).unwrap();
+            let category = tx.merchant_category.as_ref().map(Label::as_str);
+            assert_eq!(category, Some("grocery"), "{sent}");
+        }
+        let (tx, _) = with_mcc(json!(5411)).unwrap();
+        assert_eq!(tx.mcc.map(Mcc::code), Some(5411));
+        let (tx, _) = with_mcc(json!(1234)).unwrap();
+        assert_eq!(tx.merchant_category.unwrap().as_str(), "other");
+        let (tx, _) = with_mcc(json!("grocery")).unwrap();
+        assert_eq!(tx.mcc, None);
+        let rejection = with_mcc(json!(54110)).unwrap_err();
+        assert_eq!(rejection.reason, RejectReason::InvalidField);
+        assert!(
+            rejection
+                .detail
+                .starts_with("mcc: 54110 is not a merchant category code")
+        );
+        let (a, _) = with_mcc(json!(5411)).unwrap();
+        let (b, _) = with_mcc(json!(5412)).unwrap();
+        assert_ne!(
+            a.fingerprint(),
+            b.fingerprint(),
+            "the code is a business field"
+        );
     }
 
     /// One event per kind of problem, with the reason and field its rejection names.

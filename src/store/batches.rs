@@ -356,18 +356,22 @@ async fn insert_transactions(
     let enqueued: Vec<Option<DateTime<Utc>>> =
         fresh.iter().map(|a| a.lineage.enqueued_at).collect();
     let formats = col(|a| Some(a.format.as_str()));
+    let mccs: Vec<Option<i16>> = fresh
+        .iter()
+        .map(|a| a.transaction.mcc.map(|m| m.code() as i16))
+        .collect();
     client
         .execute(
             "INSERT INTO normalized_transactions (
                  transaction_id, occurred_at, amount, currency, payment_type, status,
                  merchant_id, merchant_category, customer_id, country, channel,
                  decline_reason, is_fraud, partition_id, sequence_number, enqueued_at,
-                 source_format, ingested_at)
-             SELECT u.*, $18
+                 source_format, mcc, ingested_at)
+             SELECT u.*, $19
              FROM unnest($1::text[], $2::timestamptz[], $3::numeric[], $4::text[], $5::text[],
                          $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                          $11::text[], $12::text[], $13::boolean[], $14::text[], $15::bigint[],
-                         $16::timestamptz[], $17::text[]) AS u",
+                         $16::timestamptz[], $17::text[], $18::smallint[]) AS u",
             &[
                 &ids,
                 &occurred,
@@ -386,6 +390,7 @@ async fn insert_transactions(
                 &sequences,
                 &enqueued,
                 &formats,
+                &mccs,
                 &now,
             ],
         )

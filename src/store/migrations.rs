@@ -171,6 +171,7 @@ pub const CONTRACT: &[(&str, &[&str])] = &[
             "enqueued_at",
             "ingested_at",
             "source_format",
+            "mcc",
         ],
     ),
     (

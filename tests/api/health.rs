@@ -99,17 +99,17 @@ async fn invoke_health(address: std::net::SocketAddr) -> HostAnswer {
     }
 }
 
+/// The highest migration version in `migrations/` (`0007_x.sql` is 7): the schema version
+/// a migrated database reports, whether or not the numbers are contiguous.
 fn migration_files() -> u64 {
     std::fs::read_dir(format!("{}/migrations", env!("CARGO_MANIFEST_DIR")))
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "sql")
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".sql")?.split('_').next()?.parse().ok()
         })
-        .count() as u64
+        .max()
+        .unwrap()
 }
 
 async fn insert_reject(client: &tokio_postgres::Client, tag: &str, at: DateTime<Utc>) {

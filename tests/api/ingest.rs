@@ -121,7 +121,7 @@ async fn legacy_event_is_normalized(db: &tokio_postgres::Client) {
     assert_eq!(row.get::<_, &str>(1), "EUR");
     assert_eq!(row.get::<_, &str>(2), "wallet");
     assert_eq!(row.get::<_, &str>(3), "declined");
-    assert_eq!(row.get::<_, &str>(4), "5411");
+    assert_eq!(row.get::<_, &str>(4), "grocery");
     assert_eq!(row.get::<_, &str>(5), "DE");
     assert_eq!(row.get::<_, &str>(6), "mobile");
     assert_eq!(row.get::<_, &str>(7), "legacy_camel");
@@ -718,4 +718,46 @@ async fn a_batch_shaped_exactly_as_the_host_sends_it_is_read_event_by_event() {
             ("ambiguous_json".to_owned(), Some("421888".to_owned())),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_legacy_mcc_and_a_canonical_category_name_store_the_same_category() {
+    let app = TestApp::spawn().await;
+    let db = app.db.connect().await;
+    let legacy = json!({
+        "transactionId": "mcc-legacy", "timestampMs": 1_795_600_803_000_i64,
+        "amountMinor": 1250, "currency": "EUR", "paymentMethod": "CARD",
+        "status": "APPROVED", "merchantId": "m-7", "mcc": 5411
+    });
+    let mut canonical = event("mcc-canonical", "12.50");
+    canonical["merchant_category"] = json!("grocery");
+    let (status, body) = app.invoke(batch(&[legacy, canonical], "0", 1)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ReturnValue"]["accepted"], 2, "{body}");
+
+    // Read back column by column, not through the code under test.
+    let rows: Vec<(String, String, Option<i16>)> = db
+        .query(
+            "SELECT transaction_id, merchant_category, mcc FROM normalized_transactions
+             WHERE transaction_id LIKE 'mcc-%' ORDER BY transaction_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("mcc-canonical".into(), "grocery".into(), None),
+            ("mcc-legacy".into(), "grocery".into(), Some(5411)),
+        ]
+    );
+    let categories = count(
+        &db,
+        "SELECT count(DISTINCT merchant_category) FROM normalized_transactions",
+    )
+    .await;
+    assert_eq!(categories, 1, "one category, not 5411 beside grocery");
 }

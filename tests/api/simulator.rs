@@ -415,6 +415,9 @@ async fn the_handler_sink_drives_the_whole_pipeline_to_the_truth() {
         "2026-11-25T09:30:00Z",
     );
     s.rate.events_per_second = 2.0;
+    // A category without a merchant category code, sent by name in both formats.
+    s.merchants.categories.push("books".into());
+    let categories = s.merchants.categories.clone();
     let options = RunOptions {
         manifest: Some(dir.join("manifest.ndjson")),
         truth: Some(dir.join("truth.json")),
@@ -450,6 +453,7 @@ async fn the_handler_sink_drives_the_whole_pipeline_to_the_truth() {
     )
     .await;
     assert_eq!(partitions, 4);
+    categories_agree_across_formats(&db, &categories).await;
 
     let mut client = app.db.connect().await;
     store::close_due_windows(
@@ -615,4 +619,50 @@ async fn the_handler_sink_retries_what_is_transient_and_reports_what_is_not() {
         (0, 0, 10)
     );
     assert!(refused.errors[0].contains("400"), "{:?}", refused.errors);
+}
+
+/// Legacy events carry codes and canonical ones names, yet every merchant has one stored
+/// category, a name of the scenario; only legacy rows keep a code.
+async fn categories_agree_across_formats(db: &tokio_postgres::Client, categories: &[String]) {
+    let split = count(
+        db,
+        "SELECT count(*) FROM (SELECT merchant_id FROM normalized_transactions
+         GROUP BY merchant_id HAVING count(DISTINCT merchant_category) > 1) AS m",
+    )
+    .await;
+    assert_eq!(split, 0, "a merchant's category differs between formats");
+    let stored: Vec<(String, String, Option<i16>)> = db
+        .query(
+            "SELECT DISTINCT source_format, merchant_category, mcc FROM normalized_transactions
+             ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    for (format, category, mcc) in &stored {
+        assert!(
+            categories.contains(category),
+            "{category} is not a scenario category"
+        );
+        let has_code = format == "legacy_camel" && category != "books";
+        assert_eq!(mcc.is_some(), has_code, "{format} {category} {mcc:?}");
+    }
+    let legacy: BTreeSet<&str> = stored
+        .iter()
+        .filter(|(format, ..)| format == "legacy_camel")
+        .map(|(_, category, _)| category.as_str())
+        .collect();
+    assert!(
+        legacy.contains("grocery") && legacy.contains("books"),
+        "{legacy:?}"
+    );
+    let grocery: Vec<Option<i16>> = stored
+        .iter()
+        .filter(|(f, c, _)| f == "legacy_camel" && c == "grocery")
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(grocery, [Some(5411)]);
 }

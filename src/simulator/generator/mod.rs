@@ -624,7 +624,7 @@ impl Generator {
         s.push_str("\",\"merchantId\":\"");
         push_id(&mut s, 'm', txn.merchant);
         s.push_str("\",\"mcc\":");
-        s.push_str(&self.categories[txn.category].mcc.to_string());
+        s.push_str(&self.categories[txn.category].legacy);
         s.push_str(",\"customerId\":\"");
         push_id(&mut s, 'c', txn.customer);
         s.push_str("\",\"countryCode\":\"");

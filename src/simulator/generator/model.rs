@@ -5,8 +5,7 @@
 use rand::distributions::WeightedIndex;
 use rand_distr::LogNormal;
 
-use super::text::mcc;
-use crate::domain::{Currency, PaymentType, Status};
+use crate::domain::{Currency, Mcc, PaymentType, Status};
 use crate::simulator::scenario::{PaymentTypeMix, Scenario};
 
 /// A payment type's amount distributions and outcome rates, ready to sample.
@@ -63,15 +62,18 @@ pub(super) struct CurrencyModel {
 /// Static JSON fragments of a category.
 pub(super) struct CategoryModel {
     pub(super) quoted: String,
-    pub(super) mcc: u32,
+    /// The legacy `mcc` value: the category's ISO 18245 code, as legacy producers send it,
+    /// from the table ingest maps codes back with; the quoted name for a category that has
+    /// no code, so both formats store the same category.
+    pub(super) legacy: String,
 }
 
 impl CategoryModel {
     pub(super) fn new(category: &str) -> Self {
-        Self {
-            quoted: serde_json::to_string(category).expect("strings serialize"),
-            mcc: mcc(category),
-        }
+        let quoted = serde_json::to_string(category).expect("strings serialize");
+        let legacy =
+            Mcc::of_category(category).map_or_else(|| quoted.clone(), |c| c.code().to_string());
+        Self { quoted, legacy }
     }
 }
 

@@ -1,22 +1,7 @@
 //! The generator's text writers: ids, timestamps and amounts written straight into the
-//! event being built (no `format!`, which is most of the generator's time otherwise), and
-//! the merchant category codes of legacy events.
+//! event being built (no `format!`, which is most of the generator's time otherwise).
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-
-/// ISO 18245 merchant category codes for the usual category names (5999 otherwise).
-pub(super) fn mcc(category: &str) -> u32 {
-    match category {
-        "grocery" => 5411,
-        "restaurants" => 5812,
-        "travel" => 4722,
-        "electronics" => 5732,
-        "fuel" => 5541,
-        "apparel" => 5651,
-        "digital_goods" => 5818,
-        _ => 5999,
-    }
-}
 
 /// `m-00042`, `c-000123`: ids the pipeline stores as they are.
 pub fn push_id(s: &mut String, prefix: char, n: u32) {
