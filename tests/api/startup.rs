@@ -32,6 +32,8 @@ async fn health(port: u16) -> u64 {
 }
 
 async fn wait_healthy(port: u16) {
+    // The process may not have bound its port yet: a refused connection is no answer.
+    wait_ready(port).await;
     for _ in 0..150 {
         if health(port).await == 200 {
             return;
