@@ -35,7 +35,10 @@ pub use migrations::{
     check_schema, migrate, verify,
 };
 pub use reads::{ReportTable, closed_5m_windows, metrics_5m_rows, report_tables};
-pub use rejects::{PURGE_BATCH, PURGE_STATEMENTS, PurgeReport, purge_rejected_events};
+pub use rejects::{
+    PURGE_BATCH, PURGE_STATEMENTS, PurgeReport, RedriveFilter, RedriveReport,
+    purge_rejected_events, redrive,
+};
 pub use windows::{
     CloseReport, PartitionReport, close_due_windows, maintain_partitions, window_close_lag,
 };

@@ -7,6 +7,7 @@ mod helpers;
 mod ingest;
 mod migrations;
 mod process;
+mod redrive;
 mod retention;
 mod rules;
 mod security;
