@@ -172,3 +172,48 @@ async fn a_redrive_without_a_database_fails() {
     let (ok, text) = redrive("postgres://postgres@127.0.0.1:1/none", RELAXED, &[]).await;
     assert!(!ok, "{text}");
 }
+
+#[tokio::test]
+async fn two_redrives_at_once_store_each_transaction_once() {
+    let db = TestDb::migrated().await;
+    let url = db.url();
+    let strict = EngineConfig::from_yaml(
+        "ingest:\n  max_future: 1m\n",
+        std::path::Path::new("e.yaml"),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(db, &url, strict, 1 << 20).await;
+    let client = app.db.connect().await;
+    let ahead = Utc::now() + TimeDelta::minutes(10);
+    let events: Vec<Value> = (0..40)
+        .map(|i| event(&format!("c-{i}"), ahead, "1.00"))
+        .collect();
+    app.invoke(batch(&events, "0", 1)).await;
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM rejected_events").await,
+        40
+    );
+
+    let ((ok_a, a), (ok_b, b)) =
+        tokio::join!(redrive(&url, RELAXED, &[]), redrive(&url, RELAXED, &[]));
+    assert!(ok_a && ok_b, "{a}\n{b}");
+
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM normalized_transactions").await,
+        40
+    );
+    let stored_by = |text: &str| -> usize {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("future_timestamp\tstored\t"))
+            .map(|n| n.parse::<usize>().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        stored_by(&a) + stored_by(&b),
+        40,
+        "stored once in all: {a}\n{b}"
+    );
+    let settled = "SELECT count(*) FROM rejected_events \
+                   WHERE redrive_outcome IN ('stored', 'duplicate')";
+    assert_eq!(count(&client, settled).await, 40, "{a}\n{b}");
+}
