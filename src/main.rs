@@ -3,7 +3,8 @@
 //! `handler` serves the host's invocations on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT;
 //! `handler migrate` applies the schema migrations embedded in this build;
 //! `handler verify-schema` checks a database against them; `handler check-config FILE`
-//! validates an engine settings file.
+//! validates an engine settings file; `handler redrive` re-validates quarantined events
+//! with the current engine settings and stores those that now pass.
 #![warn(clippy::too_many_lines)]
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -42,6 +43,20 @@ enum Command {
         /// The engine settings file (YAML).
         file: PathBuf,
     },
+    /// Re-validate quarantined events with this build and the engine settings, store
+    /// those that now pass exactly once, record each row's outcome and print the counts
+    /// by reason and outcome. Exit 1 when the database fails.
+    Redrive {
+        /// Only events quarantined for this reason (repeatable); default: all reasons.
+        #[arg(long = "reason", value_name = "REASON")]
+        reasons: Vec<String>,
+        /// Only events quarantined at or after this instant (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Judge the events and print what would happen; store and mark nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[tokio::main]
@@ -61,6 +76,18 @@ async fn main() -> ExitCode {
         Command::Serve => serve().await,
         Command::Migrate => migrate().await,
         Command::VerifySchema => verify_schema().await,
+        Command::Redrive {
+            reasons,
+            since,
+            dry_run,
+        } => {
+            redrive(store::RedriveFilter {
+                reasons,
+                since,
+                dry_run,
+            })
+            .await
+        }
         Command::CheckConfig { .. } => unreachable!("handled before telemetry"),
     };
     // Flush what is still buffered for Application Insights before the process ends.
@@ -139,6 +166,32 @@ async fn verify_schema() -> anyhow::Result<()> {
 }
 
 /// Validates `file` with the handler's own loader; no settings, database or telemetry.
+async fn redrive(filter: store::RedriveFilter) -> anyhow::Result<()> {
+    let settings = HandlerSettings::from_env()?;
+    let engine = settings.engine()?.current();
+    let pool = open_pool(&settings)?;
+    let mut client = pool.get().await.context("connecting to DATABASE_URL")?;
+    let context = store::BatchContext {
+        invocation_id: Some("redrive".to_owned()),
+        now: chrono::Utc::now(),
+        window_widths: engine.window_widths(),
+    };
+    let report = store::redrive(&mut client, &filter, &engine.ingest, &context)
+        .await
+        .context("redriving quarantined events")?;
+    let verb = if filter.dry_run {
+        "would redrive"
+    } else {
+        "redrove"
+    };
+    let total: usize = report.counts.values().sum();
+    println!("{verb} {total} quarantined events");
+    for ((reason, outcome), n) in &report.counts {
+        println!("{reason}\t{outcome}\t{n}");
+    }
+    Ok(())
+}
+
 fn check_config(file: &std::path::Path) -> ExitCode {
     match EngineConfig::check_file(file) {
         Ok(config) => {

@@ -1,5 +1,5 @@
-//! `POST /TimerTrigger`: close due windows into `payment_metrics_5m` and keep the day
-//! partitions in shape.
+//! `POST /TimerTrigger`: close due windows into `payment_metrics_5m`, keep the day
+//! partitions in shape and purge the quarantine past its retention.
 //!
 //! The host sends `{"Data": {"timer": {"Schedule": ..., "ScheduleStatus": ...,
 //! "IsPastDue": bool}}, "Metadata": {"sys": {"UtcNow": ...}}}`. The timer carries no
@@ -81,6 +81,8 @@ pub(super) async fn invoke(
     let partitions = store::maintain_partitions(&mut client, now, &engine.retention).await?;
     let report = store::close_due_windows(&mut client, now, &engine.windows, &engine.rules).await?;
     let clusters = store::cluster_merchants(&mut client, now, &engine.clustering).await?;
+    let purge =
+        store::purge_rejected_events(&**client, now, engine.retention.rejected_events).await?;
     let lag =
         store::window_close_lag(&**client, now, &engine.windows, &engine.window_widths()).await?;
     let instruments = crate::telemetry::metrics::get();
@@ -99,6 +101,7 @@ pub(super) async fn invoke(
         remaining = report.remaining,
         is_past_due = invocation.is_past_due,
         partitions_dropped = partitions.dropped.len(),
+        rejected_events_deleted = purge.deleted,
         "{summary}"
     );
     let mut logs = vec![summary];
@@ -109,6 +112,17 @@ pub(super) async fn invoke(
         logs.push(format!(
             "dropped partitions past retention: {}",
             partitions.dropped.join(", ")
+        ));
+    }
+    if purge.deleted > 0 {
+        logs.push(format!(
+            "deleted {} quarantined events past retention{}",
+            purge.deleted,
+            if purge.more {
+                ", more remain for the next run"
+            } else {
+                ""
+            }
         ));
     }
     Ok(Json(InvocationResponse::new(

@@ -10,6 +10,7 @@
 
 pub mod envelope;
 mod normalize;
+pub mod redrive;
 mod settle;
 
 use std::fmt;

@@ -171,6 +171,31 @@ mod tests {
     }
 
     #[test]
+    fn the_quarantine_is_kept_forever_unless_its_retention_is_set() {
+        let config = EngineConfig::from_yaml("{}\n", Path::new("e.yaml")).unwrap();
+        assert_eq!(config.retention.rejected_events, None);
+        let config =
+            EngineConfig::from_yaml("retention:\n  rejected_events: 30d\n", Path::new("e.yaml"))
+                .unwrap();
+        assert_eq!(
+            config.retention.rejected_events,
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        let err = EngineConfig::from_yaml(
+            "retention:\n  rejected_events: later\n",
+            Path::new("e.yaml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("e.yaml")
+                && err.contains("rejected_events")
+                && err.contains("\"later\" is not a duration"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn retention_bounds_the_age_of_accepted_events() {
         let config =
             EngineConfig::from_yaml("retention:\n  transactions: 30d\n", Path::new("e.yaml"))

@@ -1,8 +1,8 @@
 //! PostgreSQL, and all the SQL of the crate: the database configuration and TLS policy
 //! (`config`), how connections are made (`connect`), the pool, schema migrations, the
 //! batch writer, window marking, closing and partitions (`windows`), rule metrics rendered
-//! from the engine's typed plan (`rules`), merchant segmentation runs (`clusters`) and
-//! what the Health function reads.
+//! from the engine's typed plan (`rules`), merchant segmentation runs (`clusters`), the
+//! quarantine's retention (`rejects`) and what the Health function reads.
 //!
 //! `store` depends on `engine` and `ingest` (the types it persists), never on `settings`:
 //! settings parse the environment into the types defined here.
@@ -17,6 +17,7 @@ pub mod connect;
 mod health;
 mod migrations;
 mod reads;
+mod rejects;
 mod rules;
 mod windows;
 
@@ -34,6 +35,10 @@ pub use migrations::{
     check_schema, migrate, verify,
 };
 pub use reads::{ReportTable, closed_5m_windows, metrics_5m_rows, report_tables};
+pub use rejects::{
+    PURGE_BATCH, PURGE_STATEMENTS, PurgeReport, RedriveFilter, RedriveReport,
+    purge_rejected_events, redrive,
+};
 pub use windows::{
     CloseReport, PartitionReport, close_due_windows, maintain_partitions, window_close_lag,
 };

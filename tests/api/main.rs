@@ -8,6 +8,8 @@ mod ingest;
 mod migrations;
 mod poison;
 mod process;
+mod redrive;
+mod retention;
 mod rules;
 mod security;
 mod simulator;
