@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::json;
 
-use super::{Invocation, Lineage, RawEvent, RawText};
+use super::{Invocation, Lineage, RawEvent, RawText, RejectReason, Rejection};
 
 /// Why a quarantine row cannot be made an event again.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,13 @@ pub fn raw_event(raw: &str, encoding: &str, lineage: Lineage) -> Result<RawEvent
         .ok()
         .and_then(|invocation| invocation.events.into_iter().next())
         .map_or_else(
-            || Err("the event could not be read".to_owned()),
+            || {
+                Err(Rejection {
+                    reason: RejectReason::MalformedJson,
+                    detail: "the event could not be read".to_owned(),
+                    transaction_id: None,
+                })
+            },
             |e| e.parsed,
         );
     Ok(RawEvent {
