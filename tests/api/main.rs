@@ -13,5 +13,6 @@ mod retention;
 mod rules;
 mod security;
 mod simulator;
+mod simulator_cli;
 mod startup;
 mod windows;

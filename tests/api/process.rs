@@ -31,7 +31,28 @@ pub(crate) fn handler(url: &str, port: u16) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    // Under `cargo tarpaulin` the handler writes its coverage where the test's goes.
+    if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+        command.env("LLVM_PROFILE_FILE", profile);
+    }
     command
+}
+
+/// Stops the handler as the host does, with SIGTERM, and waits for it to exit (a kill
+/// after 10 s): a handler that exits on its own also flushes what it buffered.
+pub(crate) async fn stop(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    if tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .is_err()
+    {
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+    }
 }
 
 pub(crate) async fn output(child: &mut Child) -> String {
@@ -132,8 +153,7 @@ async fn the_password_never_appears_in_the_output() {
         .unwrap();
     assert_eq!(response.status(), 503);
     let body = response.text().await.unwrap();
-    child.start_kill().unwrap();
-    child.wait().await.unwrap();
+    stop(&mut child).await;
     let text = output(&mut child).await;
     assert!(
         !text.contains(secret) && !body.contains(secret),
@@ -223,8 +243,7 @@ async fn the_handler_swaps_in_a_changed_engine_file_and_refuses_a_bad_one() {
     wait_for_reload().await;
     let answer = timer(http.clone()).await;
     assert_eq!(answer["ReturnValue"]["windows_closed"], 0, "{answer}");
-    child.start_kill().unwrap();
-    child.wait().await.unwrap();
+    stop(&mut child).await;
     let text = output(&mut child).await;
     assert!(text.contains("engine settings reloaded"), "{text}");
     assert!(

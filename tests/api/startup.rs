@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::helpers::{TestDb, count, fixture};
-use crate::process::{free_port, handler, output, wait_for_reload, wait_ready};
+use crate::process::{free_port, handler, output, stop, wait_for_reload, wait_ready};
 
 /// The key of the advisory lock migration runners take (`store::migrations::LOCK_KEY`).
 const MIGRATION_LOCK: i64 = 0x7061_796d_6574;
@@ -81,8 +81,7 @@ async fn the_handler_answers_get_root_at_once_while_the_database_is_unreachable(
     assert_eq!(status, 503, "{answer}");
     assert_eq!(health(port).await, 503);
     assert!(child.try_wait().unwrap().is_none(), "the handler exited");
-    child.start_kill().unwrap();
-    child.wait().await.unwrap();
+    stop(&mut child).await;
     let text = output(&mut child).await;
     assert!(text.contains("migrating the database failed"), "{text}");
 }
@@ -136,8 +135,7 @@ async fn on_start_migrates_a_fresh_database_and_invocations_answer_503_until_it_
         count(&other, "SELECT count(*) FROM schema_migrations").await,
         migration_versions().len() as i64
     );
-    child.start_kill().unwrap();
-    child.wait().await.unwrap();
+    stop(&mut child).await;
 }
 
 #[tokio::test]
@@ -198,8 +196,7 @@ async fn with_migrate_off_an_old_schema_is_served_with_503_until_someone_migrate
         count(&client, "SELECT count(*) FROM normalized_transactions").await,
         4
     );
-    child.start_kill().unwrap();
-    child.wait().await.unwrap();
+    stop(&mut child).await;
     let text = output(&mut child).await;
     assert!(
         text.contains("run handler migrate or set PAYMETRICS_MIGRATE=on-start"),
@@ -232,8 +229,7 @@ async fn two_handlers_migrating_one_fresh_database_on_start_apply_each_migration
     let expected: Vec<(i64, i64)> = migration_versions().into_iter().map(|v| (v, 1)).collect();
     assert_eq!(versions, expected);
     for child in [&mut first, &mut second] {
-        child.start_kill().unwrap();
-        child.wait().await.unwrap();
+        stop(child).await;
         let text = output(child).await;
         assert!(text.contains("database schema migrated"), "{text}");
         assert!(!text.contains("failed"), "{text}");
@@ -347,8 +343,7 @@ async fn the_fallback_engine_file_serves_until_the_primary_appears_and_then_the_
         count(&client, "SELECT count(*) FROM normalized_transactions").await,
         4
     );
-    child.start_kill().unwrap();
-    child.wait().await.unwrap();
+    stop(&mut child).await;
     let text = output(&mut child).await;
     assert!(text.contains("using the fallback"), "{text}");
     assert!(
