@@ -371,3 +371,75 @@ async fn without_a_fallback_a_missing_explicit_engine_file_stops_the_handler() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn verify_schema_and_migrate_say_where_the_schema_stands_and_what_is_missing() {
+    let latest = *migration_versions().last().unwrap();
+    let db = TestDb::empty().await;
+    let port = free_port();
+    let run = |args: &'static [&'static str]| {
+        let mut command = handler(&db.url(), port);
+        command.args(args);
+        async move {
+            let out = command.output().await.unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.success(), text)
+        }
+    };
+
+    let (ok, text) = run(&["verify-schema"]).await;
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains(&format!(
+            "schema is older than version {latest}: run `handler migrate`"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("missing: normalized_transactions\n"),
+        "{text}"
+    );
+
+    let (ok, text) = run(&["migrate"]).await;
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("schema is at version {latest}")),
+        "{text}"
+    );
+    let (ok, text) = run(&["migrate"]).await;
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("schema is up to date at version {latest}")),
+        "{text}"
+    );
+    let (ok, text) = run(&["verify-schema"]).await;
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!(
+            "schema version {latest} (this build needs {latest})"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("ok: "), "{text}");
+
+    // A column the handler writes, gone: named, and the command fails.
+    db.connect()
+        .await
+        .batch_execute("ALTER TABLE normalized_transactions DROP COLUMN merchant_category")
+        .await
+        .unwrap();
+    let (ok, text) = run(&["verify-schema"]).await;
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("missing: normalized_transactions.merchant_category"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the schema does not match this build (1 missing)"),
+        "{text}"
+    );
+}
