@@ -54,6 +54,15 @@ rules:
     window: 1h
     where: payment_type in ['wallet', 'bnpl']
     aggregate: ratio(status == 'refunded')
+  - name: mid_tickets_not_fraud
+    where: \"amount < 50 && !(amount <= 10) && is_fraud in [false]\"
+    group_by: [currency]
+    aggregate: count()
+  - name: listed_amounts_or_all
+    window: 1h
+    where: \"(amount in [10, 20.5] && false) || true\"
+    group_by: [currency]
+    aggregate: sum(amount)
 ";
 
 fn engine() -> EngineConfig {
@@ -223,6 +232,24 @@ fn expected(events: &[Value]) -> BTreeMap<Row, (Decimal, i64)> {
                 Decimal::from(rows.iter().filter(|e| e["status"] == "refunded").count() as i64)
                     / Decimal::from(rows.len() as i64)
             },
+        ),
+        (
+            "mid_tickets_not_fraud",
+            300,
+            |e| {
+                amount(e) < Decimal::from(50)
+                    && amount(e) > Decimal::from(10)
+                    && e["is_fraud"] == false
+            },
+            &["currency"],
+            |rows| Decimal::from(rows.len() as i64),
+        ),
+        (
+            "listed_amounts_or_all",
+            3600,
+            |_| true,
+            &["currency"],
+            |rows| rows.iter().map(|e| amount(e)).sum(),
         ),
     ];
     let mut out = BTreeMap::new();
