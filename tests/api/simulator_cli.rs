@@ -303,6 +303,37 @@ async fn run_to_the_handler_then_check_and_report_against_the_database() {
     assert!(out.contains("txn_count"), "{out}");
     assert!(out.contains("1 differences"), "{out}");
 
+    // A truth without its first row: that window's stored row was not expected.
+    let fewer = dir.join("fewer.json");
+    std::fs::write(&fewer, serde_json::to_string(&rows[1..]).unwrap()).unwrap();
+    let (code, out, _) = text(
+        &run(&[
+            "check",
+            "--truth",
+            fewer.to_str().unwrap(),
+            "--database-url",
+            &url,
+        ])
+        .await,
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("in payment_metrics_5m but not expected"),
+        "{out}"
+    );
+    // A stored row gone: missing.
+    client
+        .batch_execute(
+            "DELETE FROM payment_metrics_5m \
+             WHERE ctid = (SELECT ctid FROM payment_metrics_5m ORDER BY window_start DESC LIMIT 1)",
+        )
+        .await
+        .unwrap();
+    let (code, out, _) = text(&run(&check).await);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("missing in payment_metrics_5m"), "{out}");
+    assert!(out.contains("2 differences"), "{out}");
+
     let (code, out, err) = text(&run(&["report", "--database-url", &url, "--limit", "3"]).await);
     assert_eq!(code, 0, "{err}");
     for title in [
