@@ -142,3 +142,61 @@ async fn the_timer_purges_the_quarantine_past_its_retention() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_past_due_timer_says_so_and_drops_day_partitions_past_retention() {
+    let db = TestDb::migrated().await;
+    let url = db.url();
+    let engine = EngineConfig::from_yaml(
+        "retention:\n  transactions: 30d\n",
+        std::path::Path::new("engine.yaml"),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(db, &url, engine, 1 << 20).await;
+    let client = app.db.connect().await;
+    let old_day = (Utc::now() - TimeDelta::days(40)).date_naive();
+    let recent_day = (Utc::now() - TimeDelta::days(10)).date_naive();
+    client
+        .execute(
+            "SELECT paymetrics_ensure_partition(d) FROM unnest($1::date[]) AS d",
+            &[&vec![old_day, recent_day]],
+        )
+        .await
+        .unwrap();
+    let names = |rows: Vec<tokio_postgres::Row>| -> Vec<String> {
+        rows.iter().map(|r| r.get::<_, String>(0)).collect()
+    };
+    let listing = "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                   WHERE i.inhparent = 'normalized_transactions'::regclass ORDER BY 1";
+    let before = names(client.query(listing, &[]).await.unwrap());
+    let old = before
+        .iter()
+        .find(|n| n.contains(&old_day.format("%Y%m%d").to_string()))
+        .unwrap_or_else(|| panic!("no partition of {old_day} in {before:?}"))
+        .clone();
+
+    let body =
+        fixture("timer_invocation.json").replace("\"IsPastDue\": false", "\"IsPastDue\": true");
+    let response = app
+        .http
+        .post(format!("http://{}/TimerTrigger", app.address))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let logs = response.json::<Value>().await.unwrap()["Logs"].to_string();
+    assert!(logs.contains("the timer was past due"), "{logs}");
+    assert!(
+        logs.contains(&format!("dropped partitions past retention: {old}")),
+        "{logs}"
+    );
+    let after = names(client.query(listing, &[]).await.unwrap());
+    assert!(!after.contains(&old), "{after:?}");
+    assert!(
+        after
+            .iter()
+            .any(|n| n.contains(&recent_day.format("%Y%m%d").to_string())),
+        "the partition inside the retention stays: {after:?}"
+    );
+}
