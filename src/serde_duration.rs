@@ -33,3 +33,38 @@ pub(crate) mod optional_duration {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Policy {
+        #[serde(default, with = "super::optional_duration")]
+        keep: Option<Duration>,
+    }
+
+    fn keep(yaml: &str) -> Result<Option<Duration>, String> {
+        serde_saphyr::from_str::<Policy>(yaml)
+            .map(|p| p.keep)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_optional_duration_is_unset_when_absent_or_null() {
+        assert_eq!(keep("{}\n"), Ok(None));
+        assert_eq!(keep("keep: null\n"), Ok(None));
+        assert_eq!(keep("keep: ~\n"), Ok(None));
+        assert_eq!(
+            keep("keep: 90d\n"),
+            Ok(Some(Duration::from_secs(90 * 86_400)))
+        );
+        let err = keep("keep: later\n").unwrap_err();
+        assert!(
+            err.contains("\"later\" is not a duration") && err.contains("write it like 30s"),
+            "{err}"
+        );
+    }
+}

@@ -298,6 +298,27 @@ mod tests {
     }
 
     #[test]
+    fn zero_in_any_spelling_is_zero_and_never_negative() {
+        for text in ["0", "-0", "0.00", "-0.000", "000", "0e5", "0.0e-3"] {
+            let money = Money::parse_major(text, usd()).unwrap();
+            assert_eq!(money.minor(), 0, "{text}");
+            assert_eq!(money.amount().to_string(), "0.00", "{text}");
+            assert!(!money.amount().is_sign_negative(), "{text}");
+        }
+    }
+
+    #[test]
+    fn money_and_currencies_display_as_amount_and_code() {
+        let jpy = Currency::parse("jpy").unwrap();
+        assert_eq!(jpy.to_string(), "JPY");
+        assert_eq!(
+            Money::from_minor(1234, usd()).unwrap().to_string(),
+            "12.34 USD"
+        );
+        assert_eq!(Money::from_minor(500, jpy).unwrap().to_string(), "500 JPY");
+    }
+
+    #[test]
     fn trailing_zeros_are_not_extra_precision() {
         let m = Money::parse_major("10.500", usd()).unwrap();
         assert_eq!(m.amount().to_string(), "10.50");

@@ -287,6 +287,13 @@ mod tests {
     }
 
     #[test]
+    fn an_id_displays_exactly_as_received() {
+        let id = TransactionId::parse("Tx-42 é").unwrap();
+        assert_eq!(id.to_string(), "Tx-42 é");
+        assert_eq!(format!("[{id}]"), "[Tx-42 é]");
+    }
+
+    #[test]
     fn countries_are_iso_3166_alpha_2() {
         assert_eq!(Country::parse("de").unwrap().as_str(), "DE");
         assert!(Country::parse("XX").is_err());

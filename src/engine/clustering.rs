@@ -441,4 +441,108 @@ mod tests {
     fn fewer_merchants_than_clusters_is_no_run() {
         assert!(segment(&planted(0.0)[..2], &policy(), &[]).is_none());
     }
+
+    #[test]
+    fn each_invalid_setting_is_named_with_its_fix() {
+        let cases = [
+            (
+                ClusteringPolicy { k: 1, ..policy() },
+                "clustering.k must be at least 2",
+            ),
+            (
+                ClusteringPolicy {
+                    features: vec![],
+                    ..policy()
+                },
+                "clustering.features must name at least one feature",
+            ),
+            (
+                ClusteringPolicy {
+                    outlier_quantile: 1.0,
+                    ..policy()
+                },
+                "clustering.outlier_quantile must be in [0, 1), e.g. 0.95",
+            ),
+            (
+                ClusteringPolicy {
+                    outlier_quantile: -0.1,
+                    ..policy()
+                },
+                "clustering.outlier_quantile must be in [0, 1), e.g. 0.95",
+            ),
+            (
+                ClusteringPolicy {
+                    period: std::time::Duration::ZERO,
+                    ..policy()
+                },
+                "clustering.period must be longer than zero, e.g. 1h",
+            ),
+        ];
+        for (invalid, message) in cases {
+            assert_eq!(invalid.validate(), Err(message.to_owned()), "{invalid:?}");
+        }
+        assert_eq!(policy().validate(), Ok(()));
+    }
+
+    #[test]
+    fn features_have_their_stored_names() {
+        let names: Vec<&str> = [
+            Feature::Volume,
+            Feature::AvgTicket,
+            Feature::DeclineRate,
+            Feature::RefundRate,
+            Feature::FraudRate,
+        ]
+        .into_iter()
+        .map(Feature::name)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "volume",
+                "avg_ticket",
+                "decline_rate",
+                "refund_rate",
+                "fraud_rate"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_feature_every_merchant_shares_is_its_centroid_value_everywhere() {
+        // Two groups by volume; every merchant has the same fraud rate, 0.25.
+        let merchants: Vec<MerchantFeatures> = [1.0, 1.1, 0.9, 9.0, 9.1, 8.9]
+            .iter()
+            .enumerate()
+            .map(|(i, volume)| MerchantFeatures {
+                merchant_id: format!("m{i}"),
+                values: vec![*volume, 0.25],
+            })
+            .collect();
+        let policy = ClusteringPolicy {
+            k: 2,
+            features: vec![Feature::Volume, Feature::FraudRate],
+            ..ClusteringPolicy::default()
+        };
+        let result = segment(&merchants, &policy, &[]).unwrap();
+        let mut volumes: Vec<f64> = Vec::new();
+        for centroid in &result.centroids {
+            assert_eq!(centroid.size, 3);
+            assert_eq!(centroid.values[1], 0.25, "{centroid:?}");
+            volumes.push(centroid.values[0]);
+        }
+        volumes.sort_by(f64::total_cmp);
+        // The mean of each group: 1.0 and 9.0.
+        assert!((volumes[0] - 1.0).abs() < 1e-9, "{volumes:?}");
+        assert!((volumes[1] - 9.0).abs() < 1e-9, "{volumes:?}");
+    }
+
+    #[test]
+    fn the_quantile_interpolates_linearly_like_percentile_cont() {
+        // Sorted 1 2 3 4: the median lies half-way between 2 and 3; 0.9 at 3 + 0.7 * 1.
+        assert_eq!(quantile(&[4.0, 1.0, 3.0, 2.0], 0.5), 2.5);
+        assert!((quantile(&[4.0, 1.0, 3.0, 2.0], 0.9) - 3.7).abs() < 1e-12);
+        assert_eq!(quantile(&[7.0], 0.95), 7.0);
+        assert_eq!(quantile(&[], 0.95), 0.0);
+    }
 }

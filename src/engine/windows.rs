@@ -126,6 +126,14 @@ mod tests {
     }
 
     #[test]
+    fn a_window_keeps_its_width_and_ends_that_far_after_its_start() {
+        let window = Window::containing(t("2026-11-26T12:34:56Z"), 900);
+        assert_eq!(window.width_seconds(), 900);
+        assert_eq!(window.start(), t("2026-11-26T12:30:00Z"));
+        assert_eq!(window.end(), t("2026-11-26T12:45:00Z"));
+    }
+
+    #[test]
     fn times_before_the_epoch_align_downwards() {
         assert_eq!(
             Window::containing(t("1969-12-31T23:59:59Z"), 300).start(),

@@ -660,4 +660,94 @@ mod tests {
         let json = parse_event_json(r#"{"a": {"k": 1}, "b": {"k": 12.340}}"#).unwrap();
         assert_eq!(json["b"]["k"].to_string(), "12.340");
     }
+
+    #[test]
+    fn every_kind_of_json_value_in_an_event_is_read_for_repeated_keys() {
+        let text = r#"{"list": [1, -2, 3.5, "x", true, null, {"k": -9}], "n": -40}"#;
+        let json = parse_event_json(text).unwrap();
+        assert_eq!(json["list"][1].to_string(), "-2");
+        assert_eq!(json["list"][2].to_string(), "3.5");
+        assert_eq!(json["n"].to_string(), "-40");
+        let rejection = parse_event_json(r#"[{"k": -1, "k": -2}]"#).unwrap_err();
+        assert_eq!(rejection.reason, RejectReason::AmbiguousJson);
+    }
+
+    #[test]
+    fn a_text_event_holding_nul_is_kept_as_base64() {
+        let text = "{\"a\":\"\u{0}\"}";
+        let invocation =
+            Invocation::parse(&body(json!({"Data": {"events": [text, "{}"]}}))).unwrap();
+        let (nul, plain) = (&invocation.events[0].raw, &invocation.events[1].raw);
+        assert_eq!(nul, &RawText::Base64(BASE64.encode(text.as_bytes())));
+        assert_eq!((nul.encoding(), plain.encoding()), ("base64", "utf8"));
+        assert_eq!(
+            invocation.events[0].parsed.as_ref().unwrap_err().reason,
+            RejectReason::MalformedJson
+        );
+    }
+
+    #[test]
+    fn a_trigger_value_that_is_an_object_is_one_event() {
+        let invocation = Invocation::parse(&body(json!({"Data": {"events": {"a": 1}}}))).unwrap();
+        assert_eq!(invocation.events.len(), 1);
+        assert_eq!(invocation.events[0].raw.as_str(), r#"{"a":1}"#);
+        assert_eq!(
+            invocation.events[0].parsed.as_ref().unwrap(),
+            &json!({"a": 1})
+        );
+    }
+
+    #[test]
+    fn the_system_properties_fill_in_what_the_metadata_arrays_leave_out() {
+        let invocation = Invocation::parse(&body(json!({
+            "Data": {"events": ["{}", "{}"]},
+            "Metadata": {
+                "SequenceNumberArray": [10, null],
+                "SystemPropertiesArray": [
+                    {"x-opt-sequence-number": 1},
+                    {
+                        "x-opt-sequence-number": 11,
+                        "x-opt-offset": 4096,
+                        "EnqueuedTimeUtc": "2026-11-26T10:00:00+01:00",
+                    },
+                ],
+            }
+        })))
+        .unwrap();
+        let second = &invocation.events[1].lineage;
+        assert_eq!(invocation.events[0].lineage.sequence_number, Some(10));
+        assert_eq!(second.sequence_number, Some(11));
+        assert_eq!(second.offset.as_deref(), Some("4096"));
+        assert_eq!(
+            second.enqueued_at.unwrap().to_rfc3339(),
+            "2026-11-26T09:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn metadata_of_an_unexpected_shape_is_ignored_not_fatal() {
+        let invocation = Invocation::parse(&body(json!({
+            "Data": {"events": ["{}", "{}"]},
+            "Metadata": {
+                "SequenceNumberArray": "not an array",
+                "OffsetStringArray": 7,
+                "OffsetArray": [true, "-1"],
+                "EnqueuedTimeUtcArray": "[1, \"yesterday\"]",
+                "SystemPropertiesArray": [{"x-opt-sequence-number": false}],
+                "TriggerPartitionContext": "[\"0\"]",
+                "PartitionContext": 3,
+            }
+        })))
+        .unwrap();
+        assert_eq!(invocation.partition_id, None);
+        let lineages: Vec<_> = invocation
+            .events
+            .iter()
+            .map(|e| {
+                let l = &e.lineage;
+                (l.sequence_number, l.offset.as_deref(), l.enqueued_at)
+            })
+            .collect();
+        assert_eq!(lineages, [(None, None, None), (None, Some("-1"), None)]);
+    }
 }

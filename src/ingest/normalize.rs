@@ -755,6 +755,143 @@ mod tests {
         assert!(rejection.detail.starts_with("amountMinor:"));
     }
 
+    fn legacy() -> Value {
+        json!({
+            "transactionId": "t-1", "timestampMs": 1_795_694_310_250_i64, "amountMinor": 4210,
+            "currency": "usd", "paymentMethod": "CARD", "status": "APPROVED", "merchantId": "m-001"
+        })
+    }
+
+    fn without(mut event: Value, key: &str) -> Value {
+        event.as_object_mut().unwrap().remove(key);
+        event
+    }
+
+    /// Each case's rejection has exactly this reason and detail.
+    fn assert_rejected(cases: Vec<(Value, RejectReason, &str)>) {
+        for (event, reason, detail) in cases {
+            let rejection = reject(event.clone());
+            assert_eq!(
+                (rejection.reason, rejection.detail.as_str()),
+                (reason, detail),
+                "{event}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_wrong_shape_is_named_with_what_was_sent() {
+        assert_rejected(vec![
+            (
+                json!(null),
+                RejectReason::MalformedJson,
+                "the event is null, expected a JSON object",
+            ),
+            (
+                json!(true),
+                RejectReason::MalformedJson,
+                "the event is a boolean, expected a JSON object",
+            ),
+            (
+                with(canonical(), "status", json!({"code": 1})),
+                RejectReason::InvalidField,
+                "status: expected a string, got an object",
+            ),
+            (
+                with(canonical(), "country", json!(840)),
+                RejectReason::InvalidField,
+                "country: expected a string, got a number",
+            ),
+            (
+                with(canonical(), "customer_id", json!(-7)),
+                RejectReason::InvalidField,
+                "customer_id: expected a string, got a number",
+            ),
+            (
+                with(canonical(), "currency", json!(840)),
+                RejectReason::UnknownCurrency,
+                "currency: expected an ISO 4217 code such as \"USD\", got a number",
+            ),
+            (
+                without(canonical(), "amount"),
+                RejectReason::MissingField,
+                "amount: is required",
+            ),
+            (
+                with(canonical(), "amount", json!(true)),
+                RejectReason::InvalidAmount,
+                "amount: expected a decimal number or string, got a boolean",
+            ),
+            (
+                with(canonical(), "amount", json!(["1.00"])),
+                RejectReason::InvalidAmount,
+                "amount: expected a decimal number or string, got an array",
+            ),
+            (
+                with(
+                    with(canonical(), "currency", json!("ZZZ")),
+                    "amount",
+                    json!("ten"),
+                ),
+                RejectReason::UnknownCurrency,
+                "currency: \"ZZZ\" is not an ISO 4217 currency code with minor units; \
+                 amount: \"ten\" is not a decimal number",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn each_wrong_legacy_amount_or_time_is_named_with_what_was_sent() {
+        assert_rejected(vec![
+            (
+                without(legacy(), "amountMinor"),
+                RejectReason::MissingField,
+                "amountMinor: is required",
+            ),
+            (
+                with(legacy(), "amountMinor", json!(true)),
+                RejectReason::InvalidAmount,
+                "amountMinor: true is not an integer number of minor units",
+            ),
+            (
+                without(legacy(), "timestampMs"),
+                RejectReason::MissingField,
+                "timestampMs: is required",
+            ),
+            (
+                with(legacy(), "timestampMs", json!(false)),
+                RejectReason::InvalidField,
+                "timestampMs: false is not an integer of epoch milliseconds",
+            ),
+            (
+                with(legacy(), "timestampMs", json!("soon")),
+                RejectReason::InvalidField,
+                "timestampMs: \"soon\" is not an integer of epoch milliseconds",
+            ),
+            (
+                with(legacy(), "timestampMs", json!(i64::MAX)),
+                RejectReason::InvalidField,
+                "timestampMs: 9223372036854775807 is not an integer of epoch milliseconds",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn legacy_numbers_sent_as_strings_and_a_numeric_customer_are_accepted() {
+        let sent = with(
+            with(legacy(), "amountMinor", json!(" 4210 ")),
+            "timestampMs",
+            json!("1795694310250"),
+        );
+        let sent = with(sent, "customerId", json!(42));
+        let (tx, format) = normalize(&sent, now(), &IngestPolicy::default()).unwrap();
+        assert_eq!(format, SourceFormat::LegacyCamel);
+        assert_eq!(tx.money.minor(), 4210);
+        assert_eq!(tx.money.currency().code(), "USD");
+        assert_eq!(tx.occurred_at.to_rfc3339(), "2026-11-26T11:58:30.250+00:00");
+        assert_eq!(tx.customer_id.unwrap().as_str(), "42");
+    }
+
     #[test]
     fn seconds_sent_as_milliseconds_are_refused() {
         let legacy = json!({

@@ -238,4 +238,50 @@ mod tests {
         );
         std::fs::remove_dir_all(dir).unwrap();
     }
+
+    #[test]
+    fn a_blank_file_means_the_defaults() {
+        let config = EngineConfig::from_yaml(" \n\n", Path::new("e.yaml")).unwrap();
+        assert_eq!(config, EngineConfig::default());
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_is_named() {
+        let path = std::env::temp_dir().join(format!("pm-no-such-{}.yaml", std::process::id()));
+        let err = EngineConfig::check_file(&path).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "cannot read the engine settings {}: ",
+                path.display()
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn checks_between_sections_name_the_key_and_the_fix() {
+        for (yaml, message) in [
+            (
+                "windows:\n  windows_per_chunk: 0\n",
+                "invalid engine settings e.yaml: windows.windows_per_chunk must be at least 1",
+            ),
+            (
+                "clustering:\n  k: 1\n",
+                "invalid engine settings e.yaml: clustering.k must be at least 2",
+            ),
+        ] {
+            let err = EngineConfig::from_yaml(yaml, Path::new("e.yaml")).unwrap_err();
+            assert_eq!(err.to_string(), message, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn a_maximum_age_within_the_retention_is_kept() {
+        let config = EngineConfig::from_yaml(
+            "retention:\n  transactions: 30d\ningest:\n  max_age: 1d\n",
+            Path::new("e.yaml"),
+        )
+        .unwrap();
+        assert_eq!(config.ingest.max_age, Some(Duration::from_secs(86_400)));
+    }
 }

@@ -321,6 +321,8 @@ impl HandlerSettings {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -382,5 +384,116 @@ mod tests {
             mode("always").unwrap_err().to_string(),
             "PAYMETRICS_MIGRATE=\"always\" is invalid: expected off or on-start"
         );
+    }
+
+    #[test]
+    fn database_parts_connect_with_entra_by_default() {
+        let s = HandlerSettings::from_lookup(env(&[
+            ("PAYMETRICS_DB_HOST", "pg.example"),
+            ("PAYMETRICS_DB_USER", "func-app"),
+            ("PAYMETRICS_DB_PORT", "6432"),
+        ]))
+        .unwrap();
+        assert_eq!(s.database.auth, DbAuth::Entra);
+        let DbTarget::Parts {
+            host,
+            port,
+            name,
+            user,
+        } = s.database.target
+        else {
+            panic!("expected parts, got {:?}", s.database.target);
+        };
+        assert_eq!(
+            (host.as_str(), port, name.as_str(), user.as_str()),
+            ("pg.example", 6432, "paymetrics", "func-app")
+        );
+        let err = HandlerSettings::from_lookup(env(&[("PAYMETRICS_DB_HOST", "pg.example")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "PAYMETRICS_DB_USER is not set; set it to the database role: with Microsoft Entra \
+             ID, the name of the identity's principal (the Function App's name for its managed \
+             identity)"
+        );
+    }
+
+    #[test]
+    fn pool_limits_and_the_body_limit_are_read_and_checked() {
+        let url = ("DATABASE_URL", "postgres://h/db");
+        let s = HandlerSettings::from_lookup(env(&[
+            url,
+            ("PAYMETRICS_DB_POOL_SIZE", " 3 "),
+            ("PAYMETRICS_DB_TIMEOUT", "2s"),
+            ("PAYMETRICS_DB_STATEMENT_TIMEOUT", "1m"),
+            ("PAYMETRICS_DB_LOCK_TIMEOUT", "500ms"),
+            ("PAYMETRICS_MAX_BODY_BYTES", "1048576"),
+        ]))
+        .unwrap();
+        assert_eq!(s.pool.max_size, 3);
+        assert_eq!(s.pool.timeout, Duration::from_secs(2));
+        assert_eq!(s.pool.statement_timeout, Duration::from_secs(60));
+        assert_eq!(s.pool.lock_timeout, Duration::from_millis(500));
+        assert_eq!(s.max_body_bytes, 1_048_576);
+        let refused = |name: &str, value: &str| {
+            HandlerSettings::from_lookup(env(&[url, (name, value)]))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            refused("PAYMETRICS_DB_POOL_SIZE", "0"),
+            "PAYMETRICS_DB_POOL_SIZE=\"0\" is invalid: expected at least 1"
+        );
+        assert_eq!(
+            refused("PAYMETRICS_DB_LOCK_TIMEOUT", "soon"),
+            "PAYMETRICS_DB_LOCK_TIMEOUT=\"soon\" is invalid: expected a duration such as 10s"
+        );
+        assert_eq!(
+            refused("PAYMETRICS_MAX_BODY_BYTES", "lots"),
+            "PAYMETRICS_MAX_BODY_BYTES=\"lots\" is invalid: expected a number of bytes"
+        );
+    }
+
+    #[test]
+    fn the_engine_file_named_by_the_settings_is_loaded() {
+        let dir = std::env::temp_dir().join(format!("pm-settings-engine-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (absent, fallback) = (dir.join("absent.yaml"), dir.join("packaged.yaml"));
+        std::fs::write(&fallback, "windows:\n  allowed_lateness: 7m\n").unwrap();
+        let settings = |config: &Path, fallback: Option<&Path>| {
+            let mut pairs = vec![
+                ("DATABASE_URL", "postgres://h/db"),
+                ("PAYMETRICS_CONFIG", config.to_str().unwrap()),
+            ];
+            if let Some(fallback) = fallback {
+                pairs.push(("PAYMETRICS_CONFIG_FALLBACK", fallback.to_str().unwrap()));
+            }
+            HandlerSettings::from_lookup(env(&pairs)).unwrap()
+        };
+        let lateness = |s: &HandlerSettings| s.engine().unwrap().current().windows.allowed_lateness;
+        assert_eq!(
+            lateness(&settings(&absent, Some(&fallback))),
+            Duration::from_secs(420),
+            "the fallback serves while the named file does not exist"
+        );
+        assert_eq!(
+            lateness(&settings(&fallback, Some(&absent))),
+            Duration::from_secs(420),
+            "a named file that exists wins, and the fallback is not read"
+        );
+        let err = settings(&absent, None).engine().unwrap_err().to_string();
+        assert!(
+            err.starts_with("cannot read the engine settings ") && err.contains("absent.yaml"),
+            "an explicitly named file must exist: {err}"
+        );
+        let mut implicit = settings(&absent, None);
+        implicit.engine_config_explicit = false;
+        assert_eq!(
+            *implicit.engine().unwrap().current(),
+            EngineConfig::default(),
+            "a missing default file means the built-in defaults"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -362,4 +362,117 @@ mod tests {
         let config = EngineHandle::load(path, true).unwrap().current();
         assert_eq!(config.windows.allowed_lateness, Duration::from_secs(60));
     }
+
+    /// Log lines written while it is held, as the JSON format writes them.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What `f` returns and the log lines it wrote.
+    fn logged<T>(f: impl FnOnce() -> T) -> (T, Vec<serde_json::Value>) {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        let value = tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        (value, lines)
+    }
+
+    #[test]
+    fn each_judged_change_is_logged_with_its_file_and_outcome() {
+        let shared = Shared::new(EngineConfig::default());
+        let path = Path::new("/srv/engine.yaml");
+        let ((), lines) = logged(|| {
+            judge(
+                &shared,
+                path,
+                b"rules:\n  - name: n\n    aggregate: count()\n",
+            );
+            judge(&shared, path, b" \n");
+            judge(&shared, path, b"windows: [");
+        });
+        assert_eq!(shared.judged.load(Ordering::SeqCst), 3);
+        assert_eq!(
+            shared.current.load().rules.len(),
+            1,
+            "only the valid file counts"
+        );
+        let summary: Vec<(&str, &str)> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l["level"].as_str().unwrap(),
+                    l["fields"]["message"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("INFO", "engine settings reloaded"),
+                (
+                    "ERROR",
+                    "the engine settings file is empty; the previous settings stay in force"
+                ),
+                (
+                    "ERROR",
+                    "the changed engine settings are invalid; the previous settings stay in force"
+                ),
+            ]
+        );
+        assert_eq!(lines[0]["fields"]["path"], "/srv/engine.yaml");
+        assert_eq!(lines[0]["fields"]["rules"], 1);
+        assert_eq!(lines[1]["fields"]["path"], "/srv/engine.yaml");
+        let error = lines[2]["fields"]["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("invalid engine settings /srv/engine.yaml: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn serving_the_fallback_is_logged_with_both_files() {
+        let dir = std::env::temp_dir().join(format!("pm-fallback-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (primary, fallback) = (dir.join("uploaded.yaml"), dir.join("packaged.yaml"));
+        std::fs::write(&fallback, "windows:\n  allowed_lateness: 2m\n").unwrap();
+        let (handle, lines) = logged(|| EngineHandle::load_with_fallback(&primary, &fallback));
+        assert_eq!(
+            handle.unwrap().current().windows.allowed_lateness,
+            Duration::from_secs(120)
+        );
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let fields = &lines[0]["fields"];
+        assert_eq!(lines[0]["level"], "WARN");
+        assert_eq!(fields["path"], primary.display().to_string());
+        assert_eq!(fields["fallback"], fallback.display().to_string());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_poller_whose_handle_is_gone_stops() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/engine.yaml"));
+        let ended = tokio::time::timeout(
+            Duration::from_secs(10),
+            poll(Weak::new(), path.to_owned(), Seen::default(), FAST),
+        )
+        .await;
+        assert!(ended.is_ok(), "the poller outlived its handle");
+    }
 }

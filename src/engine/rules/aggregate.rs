@@ -80,3 +80,79 @@ pub(super) fn parse_aggregate(text: &str) -> Result<Aggregate, String> {
         other => Err(format!("unknown aggregate '{other}'; {fix}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rules::{Cmp, Literal};
+
+    #[test]
+    fn each_aggregate_is_recognized() {
+        let declined = Condition::Compare(Field::Status, Cmp::Eq, Literal::Text("declined".into()));
+        let cases = [
+            ("count()", Aggregate::Count),
+            ("sum(amount)", Aggregate::Sum),
+            (" avg(amount) ", Aggregate::Avg),
+            ("min(amount)", Aggregate::Min),
+            ("max(amount)", Aggregate::Max),
+            ("p50(amount)", Aggregate::Percentile(50)),
+            ("p90(amount)", Aggregate::Percentile(90)),
+            ("p95(amount)", Aggregate::Percentile(95)),
+            ("p99(amount)", Aggregate::Percentile(99)),
+            (
+                "distinct(customer_id)",
+                Aggregate::Distinct(Field::CustomerId),
+            ),
+            (
+                "distinct(merchant_id)",
+                Aggregate::Distinct(Field::MerchantId),
+            ),
+            ("ratio(status == 'declined')", Aggregate::Ratio(declined)),
+        ];
+        for (written, expected) in cases {
+            assert_eq!(parse_aggregate(written), Ok(expected), "{written}");
+        }
+    }
+
+    #[test]
+    fn a_misused_aggregate_names_its_fix() {
+        let fix = "use count(), sum(amount), avg(amount), min(amount), max(amount), \
+                   p50|p90|p95|p99(amount), distinct(customer_id|merchant_id) or \
+                   ratio(<condition>)";
+        let cases = [
+            ("amount", format!("'amount' is not an aggregate; {fix}")),
+            (
+                "amount.sum()",
+                format!("'amount.sum()' is not an aggregate; {fix}"),
+            ),
+            (
+                "sum(status)",
+                "sum() takes amount, as in sum(amount)".into(),
+            ),
+            ("p99()", "p99() takes amount, as in p99(amount)".into()),
+            (
+                "count(amount)",
+                "count() takes no argument; filter with where".into(),
+            ),
+            (
+                "distinct(status)",
+                "distinct() takes customer_id or merchant_id".into(),
+            ),
+            (
+                "distinct()",
+                "distinct() takes customer_id or merchant_id".into(),
+            ),
+            (
+                "ratio()",
+                "ratio() takes one condition, as in ratio(status == 'declined')".into(),
+            ),
+            (
+                "ratio(amount)",
+                "amount is a number, not a condition; compare it, e.g. amount == ...".into(),
+            ),
+        ];
+        for (written, expected) in cases {
+            assert_eq!(parse_aggregate(written), Err(expected), "{written}");
+        }
+    }
+}

@@ -258,3 +258,142 @@ pub(super) fn pins_one_currency(condition: &Condition) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compare(field: Field, cmp: Cmp, literal: Literal) -> Condition {
+        Condition::Compare(field, cmp, literal)
+    }
+
+    fn number(n: i64) -> Literal {
+        Literal::Number(Decimal::from(n))
+    }
+
+    fn text(t: &str) -> Literal {
+        Literal::Text(t.to_owned())
+    }
+
+    #[test]
+    fn conditions_are_typed_and_a_literal_on_the_left_is_mirrored() {
+        let cases = [
+            ("true", Condition::Constant(true)),
+            ("is_fraud", Condition::Flag(Field::IsFraud)),
+            (
+                "!is_fraud",
+                Condition::Not(Box::new(Condition::Flag(Field::IsFraud))),
+            ),
+            ("100 < amount", compare(Field::Amount, Cmp::Gt, number(100))),
+            (
+                "100 <= amount",
+                compare(Field::Amount, Cmp::Ge, number(100)),
+            ),
+            ("100 > amount", compare(Field::Amount, Cmp::Lt, number(100))),
+            (
+                "100 >= amount",
+                compare(Field::Amount, Cmp::Le, number(100)),
+            ),
+            (
+                "100 != amount",
+                compare(Field::Amount, Cmp::Ne, number(100)),
+            ),
+            (
+                "'CARD' == payment_type",
+                compare(Field::PaymentType, Cmp::Eq, text("card")),
+            ),
+            ("amount > 5u", compare(Field::Amount, Cmp::Gt, number(5))),
+            (
+                "amount >= 12.5",
+                compare(
+                    Field::Amount,
+                    Cmp::Ge,
+                    Literal::Number(Decimal::new(125, 1)),
+                ),
+            ),
+            ("amount > -(3)", compare(Field::Amount, Cmp::Gt, number(-3))),
+            (
+                "is_fraud == true",
+                compare(Field::IsFraud, Cmp::Eq, Literal::Bool(true)),
+            ),
+            (
+                "status in ['declined', 'FAILED']",
+                Condition::In(Field::Status, vec![text("declined"), text("failed")]),
+            ),
+            (
+                "is_fraud || currency == 'eur'",
+                Condition::Or(
+                    Box::new(Condition::Flag(Field::IsFraud)),
+                    Box::new(compare(Field::Currency, Cmp::Eq, text("EUR"))),
+                ),
+            ),
+        ];
+        for (written, expected) in cases {
+            assert_eq!(parse_condition(written), Ok(expected), "{written}");
+        }
+    }
+
+    #[test]
+    fn a_condition_that_does_not_check_names_the_problem_and_the_fix() {
+        let fields = "the fields are payment_type, status, currency, amount, merchant_id, \
+                      merchant_category, customer_id, country, channel, is_fraud, decline_reason";
+        let cases = [
+            (
+                "amount",
+                "amount is a number, not a condition; compare it, e.g. amount == ...".to_owned(),
+            ),
+            ("colour", format!("unknown field 'colour'; {fields}")),
+            (
+                "tx.status",
+                "'.status': fields are plain names, e.g. status".to_owned(),
+            ),
+            (
+                "1",
+                "a condition must be true or false, not a number or string".to_owned(),
+            ),
+            (
+                "[true]",
+                "not a condition; use == != < <= > >= in && || ! and parentheses".to_owned(),
+            ),
+            (
+                "amount + 1",
+                "'+' is not supported in a condition; use == != < <= > >= in && || ! and \
+                 parentheses"
+                    .to_owned(),
+            ),
+            (
+                "status in 'declined'",
+                "status in ... needs a list such as ['a', 'b']".to_owned(),
+            ),
+            ("status in []", "status in []: the list is empty".to_owned()),
+            (
+                "status == -'declined'",
+                "only numbers can be negative".to_owned(),
+            ),
+            (
+                "amount > merchant_id",
+                "amount is compared with another field (merchant_id); compare it with a literal"
+                    .to_owned(),
+            ),
+            (
+                "amount > limit",
+                "amount must be compared with a literal".to_owned(),
+            ),
+            (
+                "amount == true",
+                "amount is a number, but true is a boolean".to_owned(),
+            ),
+            (
+                "is_fraud == 1",
+                "is_fraud is a boolean, but 1 is a number".to_owned(),
+            ),
+            (
+                "1 == 2",
+                "a comparison needs a field on one side, e.g. amount > 100".to_owned(),
+            ),
+        ];
+        for (written, expected) in cases {
+            assert_eq!(parse_condition(written), Err(expected), "{written}");
+        }
+    }
+}

@@ -360,6 +360,14 @@ mod tests {
                 "line 3: rule \"a\": group_by: unknown field 'colour'",
             ),
             (
+                "rules:\n  - name: a\n    group_by: [amount]\n    aggregate: count()\n",
+                "line 3: rule \"a\": group_by: amount is a measure, not a dimension; group by a text field",
+            ),
+            (
+                "rules:\n  - name: a\n    group_by: [status, status]\n    aggregate: count()\n",
+                "line 3: rule \"a\": group_by: status is listed twice",
+            ),
+            (
                 "rules:\n  - name: a\n    where: status ==\n    aggregate: count()\n",
                 "is not a valid expression",
             ),

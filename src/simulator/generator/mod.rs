@@ -647,3 +647,54 @@ enum Broken {
     Currency,
     Decimals,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_duplicate_follows_its_event_on_the_same_customer_partition() {
+        let scenario = Scenario::from_yaml(
+            "merchants: {count: 5, zipf_exponent: 0}\n\
+             delivery: {partition_key: customer}\n\
+             fraud: {rate: 0}\n\
+             faults: {duplicates: 1, late: {rate: 0}, out_of_order: {rate: 0}, malformed: 0, \
+             legacy_format: 0}\n",
+            "s.yaml",
+        )
+        .unwrap();
+        let mut generator = Generator::new(&scenario);
+        let start: DateTime<Utc> = "2026-11-26T12:00:00Z".parse().unwrap();
+        let mut out = Vec::new();
+        for i in 0..10 {
+            generator.arrival(start + TimeDelta::seconds(i), &mut out);
+        }
+        let before_flush = out.iter().filter(|e| e.fault == Fault::Duplicate).count();
+        assert!(
+            before_flush < 10,
+            "the last duplicate waits for later events"
+        );
+        generator.flush(&mut out);
+
+        let accepted: Vec<&Emission> = out
+            .iter()
+            .filter(|e| e.expected == Expected::Accepted)
+            .collect();
+        assert_eq!(accepted.len(), 10);
+        for original in &accepted {
+            let txn = original.txn.as_ref().unwrap();
+            assert!(txn.merchant < 5, "merchant {}", txn.merchant);
+            assert_eq!(original.partition_key, txn.customer);
+            let copies: Vec<&Emission> = out
+                .iter()
+                .filter(|e| {
+                    e.transaction_id == original.transaction_id && e.fault == Fault::Duplicate
+                })
+                .collect();
+            assert_eq!(copies.len(), 1, "{}", original.transaction_id);
+            assert_eq!(copies[0].text, original.text);
+            assert_eq!(copies[0].partition_key, txn.customer);
+            assert_eq!(copies[0].expected, Expected::Duplicate);
+        }
+    }
+}

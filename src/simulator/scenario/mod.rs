@@ -595,4 +595,59 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn text_that_is_not_yaml_and_a_file_that_cannot_be_read_are_named() {
+        let err = Scenario::from_yaml("rate: [1,\n", "s.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("invalid scenario s.yaml: "), "{err}");
+        let path = std::env::temp_dir().join(format!("pm-no-scenario-{}.yaml", std::process::id()));
+        let err = Scenario::load(&path).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("cannot read the scenario {}: ", path.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_scenario_file_is_loaded_laid_over_the_default() {
+        let path = std::env::temp_dir().join(format!("pm-scenario-{}.yaml", std::process::id()));
+        std::fs::write(&path, "seed: 99\n").unwrap();
+        let loaded = Scenario::load(&path);
+        std::fs::remove_file(&path).unwrap();
+        let loaded = loaded.unwrap();
+        assert_eq!(loaded.seed, 99);
+        assert_eq!(loaded.rate, Scenario::default().rate);
+    }
+
+    #[test]
+    fn a_weekly_pattern_without_days_takes_the_default_week() {
+        let s = Scenario::from_yaml("rate:\n  pattern: {kind: weekly}\n", "s.yaml").unwrap();
+        let Pattern::Weekly { daily, hourly } = s.rate.pattern else {
+            panic!("not weekly: {:?}", s.rate.pattern);
+        };
+        assert_eq!(daily, [1.0, 1.0, 1.0, 1.05, 1.2, 1.3, 0.9]);
+        assert_eq!(hourly.len(), 24);
+    }
+
+    #[test]
+    fn a_map_of_entries_written_as_a_list_is_refused() {
+        let err = Scenario::from_yaml("countries: [DE, FR]\n", "s.yaml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "invalid scenario s.yaml, line 1: countries: invalid type: sequence, expected a map"
+        );
+        let s = Scenario::from_yaml("channels: {pos: 3, online: 1}\n", "s.yaml").unwrap();
+        let mut written = Vec::new();
+        for (channel, weight) in &s.channels {
+            written.push((channel, *weight));
+        }
+        // In the order of their names, whatever the order in the file.
+        assert_eq!(written, [(Channel::Online, 1.0), (Channel::Pos, 3.0)]);
+        assert!(!s.channels.is_empty());
+        assert!(Entries::<Channel, f64>::new([]).is_empty());
+    }
 }

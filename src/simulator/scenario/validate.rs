@@ -230,3 +230,123 @@ fn delivery(delivery: &Delivery) -> Checked {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::simulator::scenario::Scenario;
+
+    /// Each scenario is refused with exactly `invalid scenario s.yaml, <expected>`.
+    fn assert_refused(cases: &[(String, &str)]) {
+        for (yaml, expected) in cases {
+            let message = Scenario::from_yaml(yaml, "s.yaml").unwrap_err().to_string();
+            assert_eq!(
+                message,
+                format!("invalid scenario s.yaml, {expected}"),
+                "{yaml}"
+            );
+        }
+    }
+
+    #[test]
+    fn weights_rates_and_populations_that_make_no_sense_name_their_line_key_and_fix() {
+        let no_weight = "needs at least one positive weight and no negative one";
+        assert_refused(&[
+            (
+                "payment_types:\n  card: {weight: 0, median: 10, sigma: 0.5}\n".to_owned(),
+                &format!("line 1: payment_types: {no_weight}"),
+            ),
+            (
+                "currencies:\n  EUR: {weight: 0, per_usd: 1}\n".to_owned(),
+                &format!("line 1: currencies: {no_weight}"),
+            ),
+            (
+                "channels: {online: -1}\n".to_owned(),
+                &format!("line 1: channels: {no_weight}"),
+            ),
+            (
+                "countries: {DE: -1, FR: 2}\n".to_owned(),
+                &format!("line 1: countries: {no_weight}"),
+            ),
+            (
+                "currencies:\n  EUR: {weight: 1, per_usd: 0}\n".to_owned(),
+                "line 2: currencies.EUR.per_usd: must be positive",
+            ),
+            (
+                "customers:\n  count: 0\n".to_owned(),
+                "line 2: customers.count: must be at least 1",
+            ),
+            (
+                "rate:\n  pattern:\n    kind: weekly\n    daily: [1, 2]\n".to_owned(),
+                "line 2: rate.pattern: weekly needs 7 daily values (Monday first) and 24 hourly \
+                 values",
+            ),
+            (
+                "rate:\n  pattern: {kind: ramp, from: -1, to: 2, over: 1h}\n".to_owned(),
+                "line 2: rate.pattern: a ramp needs non-negative from and to and a duration over",
+            ),
+            (
+                "rate:\n  pattern: {kind: ramp, from: 1, to: 2, over: 0s}\n".to_owned(),
+                "line 2: rate.pattern: a ramp needs non-negative from and to and a duration over",
+            ),
+            (
+                "rate:\n  bursts: {probability: 0.1, multiplier: 0.5, duration: 1m}\n".to_owned(),
+                "line 2: rate.bursts.multiplier: must be at least 1",
+            ),
+            (
+                "merchants:\n  count: 0\n".to_owned(),
+                "line 1: merchants: needs a count of at least 1 and at least one category",
+            ),
+            (
+                "merchants:\n  zipf_exponent: -1\n".to_owned(),
+                "line 2: merchants.zipf_exponent: must be 0 (uniform) or more",
+            ),
+            (
+                "delivery:\n  max_attempts: 0\n".to_owned(),
+                "line 1: delivery: batch_size, partitions and max_attempts must be at least 1",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn payment_type_mixes_and_hourly_outcomes_that_make_no_sense_name_their_line_key_and_fix() {
+        let card = "payment_types:\n  card: {weight: 1, median: 10, sigma: 0.5";
+        let mut hourly = vec!["1"; 24];
+        hourly[18] = "20";
+        assert_refused(&[
+            (
+                "payment_types:\n  card: {weight: 1, median: 0, sigma: 0.5}\n".to_owned(),
+                "line 2: payment_types.card.median: must be a positive amount",
+            ),
+            (
+                "payment_types:\n  card: {weight: 1, median: 10, sigma: 5}\n".to_owned(),
+                "line 2: payment_types.card.sigma: must be between 0 and 5",
+            ),
+            (
+                format!("{card}, decline_rate: 0.6, refund_rate: 0.5}}\n"),
+                "line 2: payment_types.card.decline_rate: the outcome rates add up to more than 1",
+            ),
+            (
+                format!("{card}, category_medians: {{yachts: 500}}}}\n"),
+                "line 2: payment_types.card.category_medians.yachts: is not one of \
+                 merchants.categories",
+            ),
+            (
+                format!("{card}, category_medians: {{fuel: 0}}}}\n"),
+                "line 2: payment_types.card.category_medians.fuel: must be a positive amount",
+            ),
+            (
+                "outcomes_by_hour: [1, 2]\n".to_owned(),
+                "line 1: outcomes_by_hour: needs 24 non-negative multipliers, hour 0 first",
+            ),
+            (
+                // 0.1 declined, times 20 at 18:00, is 2.
+                format!(
+                    "{card}, decline_rate: 0.1}}\noutcomes_by_hour: [{}]\n",
+                    hourly.join(", ")
+                ),
+                "line 3: outcomes_by_hour: at its largest multiplier the outcome rates of card add \
+                 up to more than 1",
+            ),
+        ]);
+    }
+}
