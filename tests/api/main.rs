@@ -7,6 +7,8 @@ mod helpers;
 mod ingest;
 mod migrations;
 mod poison;
+#[path = "../support/private_pg.rs"]
+mod private_pg;
 mod process;
 mod redrive;
 mod retention;
