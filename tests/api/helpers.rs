@@ -2,6 +2,7 @@
 //! that can take the database "down".
 
 use std::net::SocketAddr;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,7 +11,9 @@ use paymetrics::functions::{AppState, app};
 use paymetrics::settings::{EngineConfig, EngineHandle};
 use paymetrics::store::{self, PoolSettings};
 use serde_json::Value;
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
 use tokio::task::AbortHandle;
 use tokio_postgres::NoTls;
 
@@ -299,4 +302,65 @@ impl Rng {
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released for the process under test).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The real `handler` binary against `url`, serving on `port`, with nothing of this
+/// process's environment but what the host would set.
+pub fn handler(url: &str, port: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_handler"));
+    command
+        .env_clear()
+        .env("DATABASE_URL", url)
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env(
+            "PAYMETRICS_CONFIG",
+            format!("{}/config/engine.yaml", env!("CARGO_MANIFEST_DIR")),
+        )
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    // Under `cargo tarpaulin` the handler writes its coverage where the test's goes.
+    if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+        command.env("LLVM_PROFILE_FILE", profile);
+    }
+    command
+}
+
+/// Everything the process wrote, stdout then stderr, once it has ended.
+pub async fn output(child: &mut Child) -> String {
+    let mut text = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut text).await.unwrap();
+    }
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_string(&mut text).await.unwrap();
+    }
+    text
+}
+
+/// Waits until the handler on `port` answers `GET /` (at most 10 s).
+pub async fn wait_ready(port: u16) {
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the handler did not answer GET / within 10 s");
 }

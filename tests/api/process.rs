@@ -1,42 +1,11 @@
 //! The `handler` binary itself, as the Functions host runs it.
 
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::helpers::{TestDb, count, fixture};
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-pub(crate) fn handler(url: &str, port: u16) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_handler"));
-    command
-        .env_clear()
-        .env("DATABASE_URL", url)
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
-        .env(
-            "PAYMETRICS_CONFIG",
-            format!("{}/config/engine.yaml", env!("CARGO_MANIFEST_DIR")),
-        )
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    // Under `cargo tarpaulin` the handler writes its coverage where the test's goes.
-    if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
-        command.env("LLVM_PROFILE_FILE", profile);
-    }
-    command
-}
+use crate::helpers::{TestDb, count, fixture, free_port, handler, output, wait_ready};
 
 /// Stops the handler as the host does, with SIGTERM, and waits for it to exit (a kill
 /// after 10 s): a handler that exits on its own also flushes what it buffered.
@@ -55,38 +24,11 @@ pub(crate) async fn stop(child: &mut Child) {
     }
 }
 
-pub(crate) async fn output(child: &mut Child) -> String {
-    let mut text = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        out.read_to_string(&mut text).await.unwrap();
-    }
-    if let Some(mut err) = child.stderr.take() {
-        err.read_to_string(&mut text).await.unwrap();
-    }
-    text
-}
-
 /// Waits until a changed engine settings file has been looked at: the handler polls it
 /// every `RELOAD_INTERVAL`, so two intervals and a margin cover one full poll.
 pub(crate) async fn wait_for_reload() {
     tokio::time::sleep(paymetrics::settings::RELOAD_INTERVAL * 2 + Duration::from_millis(500))
         .await;
-}
-
-pub(crate) async fn wait_ready(port: u16) {
-    let http = reqwest::Client::new();
-    for _ in 0..100 {
-        if http
-            .get(format!("http://127.0.0.1:{port}/"))
-            .send()
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the handler did not answer GET / within 10 s");
 }
 
 #[tokio::test]

@@ -5,8 +5,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use paymetrics::settings::EngineConfig;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestDb, batch, count};
-use crate::process::handler;
+use crate::helpers::{TestApp, TestDb, batch, count, handler};
 
 fn event(id: &str, at: DateTime<Utc>, amount: &str) -> Value {
     json!({

@@ -196,7 +196,7 @@ async fn usage_and_configuration_errors_exit_2_naming_what_is_wrong() {
 
 #[tokio::test]
 async fn an_unreachable_handler_exits_1_and_reports_each_undelivered_batch() {
-    let port = crate::process::free_port();
+    let port = crate::helpers::free_port();
     let target = format!("http://127.0.0.1:{port}");
     let dir = temp("unreachable");
     let scenario = dir.join("scenario.yaml");

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{TestDb, count, fixture};
-use crate::process::{free_port, handler, output, stop, wait_for_reload, wait_ready};
+use crate::helpers::{TestDb, count, fixture, free_port, handler, output, wait_ready};
+use crate::process::{stop, wait_for_reload};
 
 /// The key of the advisory lock migration runners take (`store::migrations::LOCK_KEY`).
 const MIGRATION_LOCK: i64 = 0x7061_796d_6574;
