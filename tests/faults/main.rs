@@ -10,5 +10,6 @@
 mod helpers;
 mod host;
 mod process;
+mod sigkill;
 mod traffic;
 mod two_handlers;
