@@ -5,10 +5,14 @@
 //! Built only with the `simulator` feature. Described in docs/TESTING-PROCEDURES.md.
 #![cfg(feature = "simulator")]
 
+mod database_restart;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod host;
+#[allow(dead_code)]
+#[path = "../support/private_pg.rs"]
+mod private_pg;
 mod process;
 mod sigkill;
 mod traffic;
