@@ -10,6 +10,7 @@ mod database_restart;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod host;
+mod poison;
 #[allow(dead_code)]
 #[path = "../support/private_pg.rs"]
 mod private_pg;
