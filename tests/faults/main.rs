@@ -6,6 +6,7 @@
 #![cfg(feature = "simulator")]
 
 mod database_restart;
+mod delay_proxy;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
@@ -16,5 +17,6 @@ mod poison;
 mod private_pg;
 mod process;
 mod sigkill;
+mod slow_database;
 mod traffic;
 mod two_handlers;
