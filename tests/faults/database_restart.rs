@@ -14,6 +14,7 @@ const TRUST: &str = "local all all trust\nhost all all 127.0.0.1/32 trust\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_restart_mid_run_loses_nothing_and_counts_nothing_twice() {
+    let began = Instant::now();
     tokio::time::timeout(Duration::from_secs(60), async {
         let pg = PrivatePg::start(TRUST, &[], |_| {});
         pg.psql("CREATE DATABASE paymetrics");
@@ -28,6 +29,7 @@ async fn a_database_restart_mid_run_loses_nothing_and_counts_nothing_twice() {
             rate: 2.0,
             partitions: 4,
             batch_size: 50,
+            span: None,
         })
         .await;
         let handler = HandlerProcess::start(&url, &[("PAYMETRICS_DB_TIMEOUT", "2s")]).await;
@@ -61,6 +63,7 @@ async fn a_database_restart_mid_run_loses_nothing_and_counts_nothing_twice() {
     })
     .await
     .expect("the test finishes within 60 s");
+    println!("{} took {:.1?}", module_path!(), began.elapsed());
 }
 
 /// 503s, retryable, were answered while the database was down, and the handler never

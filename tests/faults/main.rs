@@ -18,5 +18,6 @@ mod private_pg;
 mod process;
 mod sigkill;
 mod slow_database;
+mod soak;
 mod traffic;
 mod two_handlers;

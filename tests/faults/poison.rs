@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::helpers::{TestDb, handler};
 use crate::host::Host;
 use crate::process::HandlerProcess;
-use crate::traffic::{Plan, Traffic, assert_truth, check, close_windows};
+use crate::traffic::{Plan, Traffic, assert_truth, check, close_windows_at};
 
 const REFUSAL: &str = "poisoned row refused by the fault suite";
 
@@ -65,6 +65,7 @@ async fn poison(db: &tokio_postgres::Client, id: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poisoned_event_is_quarantined_alone_and_redriven_to_the_truth() {
+    let began = Instant::now();
     tokio::time::timeout(Duration::from_secs(60), async {
         let db = TestDb::migrated().await;
         let client = db.connect().await;
@@ -75,6 +76,7 @@ async fn a_poisoned_event_is_quarantined_alone_and_redriven_to_the_truth() {
             rate: 2.0,
             partitions: 4,
             batch_size: 100,
+            span: None,
         })
         .await;
         let (id, row) = victim(&traffic);
@@ -107,7 +109,7 @@ async fn a_poisoned_event_is_quarantined_alone_and_redriven_to_the_truth() {
         assert!(detail.contains(REFUSAL), "{detail}");
 
         // The truth counts the refused event: exactly its row differs, by that event.
-        close_windows(&handler_process.base()).await;
+        close_windows_at(&handler_process.base(), Utc::now()).await;
         let (ok, report) = check(&traffic.truth, &db.url()).await;
         assert!(!ok, "{report}");
         let differences: Vec<&str> = report.lines().filter(|l| l.starts_with("  ")).collect();
@@ -138,9 +140,10 @@ async fn a_poisoned_event_is_quarantined_alone_and_redriven_to_the_truth() {
              redrive: {}; after: {report}",
             traffic.batch_count(),
             differences.len(),
-            redrive_out.trim()
+            redrive_out.trim().replace('\n', "; ")
         );
     })
     .await
     .expect("the test finishes within 60 s");
+    println!("{} took {:.1?}", module_path!(), began.elapsed());
 }

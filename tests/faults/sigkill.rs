@@ -13,6 +13,7 @@ use crate::traffic::{Plan, Traffic, assert_truth};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_killed_mid_batch_and_redelivered_to_stores_each_event_once() {
+    let began = Instant::now();
     tokio::time::timeout(Duration::from_secs(60), async {
         let db = TestDb::migrated().await;
         let traffic = Traffic::generate(&Plan {
@@ -22,6 +23,7 @@ async fn a_handler_killed_mid_batch_and_redelivered_to_stores_each_event_once() 
             rate: 2.0,
             partitions: 4,
             batch_size: 100,
+            span: None,
         })
         .await;
         let mut handler = HandlerProcess::start(&db.url(), &[]).await;
@@ -75,4 +77,5 @@ async fn a_handler_killed_mid_batch_and_redelivered_to_stores_each_event_once() 
     })
     .await
     .expect("the test finishes within 60 s");
+    println!("{} took {:.1?}", module_path!(), began.elapsed());
 }

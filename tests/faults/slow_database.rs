@@ -22,6 +22,7 @@ const LIMITS: &[(&str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_database_times_batches_out_and_the_retries_complete_them_once() {
+    let began = Instant::now();
     tokio::time::timeout(Duration::from_secs(60), async {
         let db = TestDb::migrated().await;
         let proxy = DelayProxy::start().await;
@@ -33,6 +34,7 @@ async fn a_slow_database_times_batches_out_and_the_retries_complete_them_once() 
             rate: 2.0,
             partitions: 4,
             batch_size: 50,
+            span: None,
         })
         .await;
         let handler = HandlerProcess::start(&db.url_via(&proxy.address), LIMITS).await;
@@ -94,4 +96,5 @@ async fn a_slow_database_times_batches_out_and_the_retries_complete_them_once() 
     })
     .await
     .expect("the test finishes within 60 s");
+    println!("{} took {:.1?}", module_path!(), began.elapsed());
 }

@@ -3,7 +3,7 @@
 //! accepted once.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::helpers::TestDb;
 use crate::host::Host;
@@ -12,6 +12,7 @@ use crate::traffic::{Plan, Traffic, assert_truth};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_handlers_given_the_same_batches_at_once_store_each_event_once() {
+    let began = Instant::now();
     tokio::time::timeout(Duration::from_secs(60), async {
         let db = TestDb::migrated().await;
         let traffic = Traffic::generate(&Plan {
@@ -21,6 +22,7 @@ async fn two_handlers_given_the_same_batches_at_once_store_each_event_once() {
             rate: 2.0,
             partitions: 4,
             batch_size: 50,
+            span: None,
         })
         .await;
         let first = HandlerProcess::start(&db.url(), &[]).await;
@@ -68,4 +70,5 @@ async fn two_handlers_given_the_same_batches_at_once_store_each_event_once() {
     })
     .await
     .expect("the test finishes within 60 s");
+    println!("{} took {:.1?}", module_path!(), began.elapsed());
 }
