@@ -34,10 +34,7 @@ async fn a_database_restart_mid_run_loses_nothing_and_counts_nothing_twice() {
         .await;
         let handler = HandlerProcess::start(&url, &[("PAYMETRICS_DB_TIMEOUT", "2s")]).await;
         let host = Arc::new(Host::new(vec![handler.base()]));
-        let delivering = tokio::spawn({
-            let (host, partitions) = (host.clone(), traffic.partitions.clone());
-            async move { host.deliver(&partitions).await }
-        });
+        let delivering = host.start(&traffic.partitions);
 
         while host.log.lock().unwrap().delivered < traffic.batch_count() / 4 {
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -136,6 +136,12 @@ impl Host {
         }
     }
 
+    /// [`Host::deliver`] on a task of its own, so the test can bring its fault meanwhile.
+    pub fn start(self: &Arc<Self>, partitions: &[Vec<Batch>]) -> tokio::task::JoinHandle<()> {
+        let (host, partitions) = (self.clone(), partitions.to_vec());
+        tokio::spawn(async move { host.deliver(&partitions).await })
+    }
+
     async fn deliver_partition(&self, batches: &[Batch]) {
         let (mut next, mut checkpoint) = (0, 0);
         let mut due = Instant::now();

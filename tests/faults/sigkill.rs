@@ -31,10 +31,7 @@ async fn a_handler_killed_mid_batch_and_redelivered_to_stores_each_event_once() 
         // killed a third of the way in, each partition's redelivery replays every batch
         // it was answered for, not only the one cut.
         let host = Arc::new(Host::new(vec![handler.base()]).checkpoint_every(10));
-        let delivering = tokio::spawn({
-            let (host, partitions) = (host.clone(), traffic.partitions.clone());
-            async move { host.deliver(&partitions).await }
-        });
+        let delivering = host.start(&traffic.partitions);
 
         while host.log.lock().unwrap().delivered < traffic.batch_count() / 3 {
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -39,10 +39,7 @@ async fn a_slow_database_times_batches_out_and_the_retries_complete_them_once() 
         .await;
         let handler = HandlerProcess::start(&db.url_via(&proxy.address), LIMITS).await;
         let host = Arc::new(Host::new(vec![handler.base()]));
-        let delivering = tokio::spawn({
-            let (host, partitions) = (host.clone(), traffic.partitions.clone());
-            async move { host.deliver(&partitions).await }
-        });
+        let delivering = host.start(&traffic.partitions);
         tokio::time::sleep(Duration::from_secs(8)).await;
         let fast_again = Instant::now();
         let delivered_while_slow = host.log.lock().unwrap().delivered;
