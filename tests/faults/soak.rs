@@ -76,9 +76,9 @@ async fn soak_steady_traffic_keeps_memory_connections_and_latency_flat() {
         let traffic = Traffic::generate(&Plan {
             name: "soak",
             seed: 606,
-            // Faults add about 7 % on top of the transactions.
-            count: (RATE * seconds as f64 / 1.07) as u64,
-            rate: RATE / 1.07,
+            // The scenario's faults add about 2 % events on top of the transactions.
+            count: (RATE * seconds as f64 / 1.02) as u64,
+            rate: RATE / 1.02,
             partitions: PARTITIONS,
             batch_size: BATCH_SIZE,
             span: Some((from.to_rfc3339(), to.to_rfc3339())),
