@@ -66,7 +66,20 @@ impl HandlerProcess {
 }
 
 impl Drop for HandlerProcess {
+    /// SIGTERM first, as the host stops its worker, so the handler exits on its own and
+    /// writes what it buffered (its coverage profile too); SIGKILL after 5 s.
     fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+            for _ in 0..50 {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
         let _ = self.child.start_kill();
         let _ = std::fs::remove_file(&self.log);
     }
