@@ -63,12 +63,13 @@ for target in "${targets[@]}"; do
   new="$work/corpus/$target"
   mkdir -p "$new" "fuzz/artifacts/$target"
   output="$work/$target.log"
+  options=(-max_total_time="$share" -timeout=10 -print_final_stats=1)
+  # The words of the input's language (keys, operators, durations), for the mutations.
+  [ -f "fuzz/dicts/$target.dict" ] && options+=(-dict="fuzz/dicts/$target.dict")
   status=0
   # The first corpus directory receives the new entries; the committed one is only read.
   cargo fuzz run --fuzz-dir fuzz --sanitizer none --target-dir "$target_dir" \
-    "$target" "$new" "fuzz/corpus/$target" -- \
-    -max_total_time="$share" -timeout=10 -print_final_stats=1 \
-    >"$output" 2>&1 || status=$?
+    "$target" "$new" "fuzz/corpus/$target" -- "${options[@]}" >"$output" 2>&1 || status=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$output" | tail -n 1)
   found=$(find "$new" -type f | wc -l)
   if [ "$status" -eq 0 ]; then
