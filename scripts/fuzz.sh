@@ -80,12 +80,15 @@ for target in "${targets[@]}"; do
   else
     failed+=("$target")
     artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$output" | tail -n 1)
-    echo "$target: CRASH after ${runs:-?} executions (exit $status):"
+    echo "$target: FAILED after ${runs:-?} executions (exit $status):"
     # The panic and libFuzzer's verdict; the whole output is long and mostly progress.
     grep -E -A3 'panicked at|ERROR: libFuzzer|SUMMARY: libFuzzer|ERROR: AddressSanitizer' "$output" | head -n 40 || true
     if [ -n "$artifact" ]; then
       echo "the input is $artifact; reproduce it with:"
       echo "  PATH=\"$tools_root/bin:\$PATH\" cargo fuzz run --fuzz-dir fuzz --sanitizer none --target-dir $target_dir $target $artifact"
+    else
+      echo "no input was written (not a crash of the target?); the end of its output:"
+      tail -n 20 "$output"
     fi
   fi
   if [ -n "$keep" ]; then
