@@ -12,9 +12,34 @@ pub(crate) mod duration {
         parse(&text).map_err(serde::de::Error::custom)
     }
 
+    /// The longest duration a setting takes: a century. Every duration of the settings is
+    /// added to or taken from an instant (now, a window's end, an event time), and one of
+    /// more than about 262,000 years overflows the calendar and panicked there.
+    const LONGEST: Duration = Duration::from_secs(36_525 * 86_400);
+
     pub(super) fn parse(text: &str) -> Result<Duration, String> {
-        humantime::parse_duration(text)
-            .map_err(|e| format!("{text:?} is not a duration ({e}); write it like 30s, 5m or 1h"))
+        let duration = humantime::parse_duration(text).map_err(|e| {
+            format!("{text:?} is not a duration ({e}); write it like 30s, 5m or 1h")
+        })?;
+        if duration > LONGEST {
+            return Err(format!(
+                "{text:?} is longer than 100y, the longest duration a setting takes"
+            ));
+        }
+        Ok(duration)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_duration_past_a_century_is_refused_before_it_overflows_a_date() {
+            assert_eq!(parse("100y"), Ok(LONGEST));
+            assert_eq!(parse("90d"), Ok(Duration::from_secs(90 * 86_400)));
+            let error = parse("300000y").unwrap_err();
+            assert!(error.contains("longer than 100y"), "{error}");
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! Every problem of an event is reported, each naming its field; the reason code is the
 //! first problem's.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 use super::{IngestPolicy, RejectReason, Rejection, SourceFormat};
@@ -309,8 +309,10 @@ impl Event<'_> {
             );
             return None;
         }
+        // `now` comes from the host's metadata (the enqueued time) and may be anything a
+        // date can be: a limit beyond the calendar admits every event.
         if let Some(max_age) = policy.max_age
-            && at < now - max_age
+            && shifted(now, max_age, false).is_some_and(|oldest| at < oldest)
         {
             self.problems.push(
                 RejectReason::ExpiredTimestamp,
@@ -324,8 +326,7 @@ impl Event<'_> {
             );
             return None;
         }
-        let limit = now + policy.max_future;
-        if at > limit {
+        if shifted(now, policy.max_future, true).is_some_and(|limit| at > limit) {
             self.problems.push(
                 RejectReason::FutureTimestamp,
                 field,
@@ -344,7 +345,7 @@ impl Event<'_> {
     fn canonical_time(&mut self, field: &str) -> Option<DateTime<Utc>> {
         let text = self.required_str(field)?.to_owned();
         DateTime::parse_from_rfc3339(text.trim())
-            .map(|t| t.with_timezone(&Utc))
+            .map(|t| without_leap_second(t.with_timezone(&Utc)))
             .map_err(|e| {
                 self.problems.push(
                     RejectReason::InvalidField,
@@ -381,6 +382,29 @@ impl Event<'_> {
         }
         time
     }
+}
+
+/// `at` moved `by` forward or back; `None` past the calendar's ends.
+fn shifted(at: DateTime<Utc>, by: std::time::Duration, forward: bool) -> Option<DateTime<Utc>> {
+    let by = TimeDelta::from_std(by).ok()?;
+    if forward {
+        at.checked_add_signed(by)
+    } else {
+        at.checked_sub_signed(by)
+    }
+}
+
+/// RFC 3339 allows a leap second (`11:59:60.250Z`), which chrono keeps as second 59 with
+/// more than a billion nanoseconds. Epoch milliseconds (the legacy format) and PostgreSQL
+/// cannot hold one and mean the next minute's first second (`12:00:00.250Z`): so does
+/// this, so that both formats give the same transaction and the stored time is the one
+/// whose window the event was counted in.
+fn without_leap_second(at: DateTime<Utc>) -> DateTime<Utc> {
+    let nanos = at.timestamp_subsec_nanos();
+    if nanos < 1_000_000_000 {
+        return at;
+    }
+    DateTime::from_timestamp(at.timestamp() + 1, nanos - 1_000_000_000).unwrap_or(at)
 }
 
 /// Validates and normalizes one event. `now` is the instant event times are judged
@@ -584,6 +608,41 @@ mod tests {
     }
 
     #[test]
+    fn a_leap_second_is_the_next_minute_as_in_the_legacy_format() {
+        // Found by fuzzing (fuzz/corpus/normalize/leap-second): the canonical event kept
+        // 11:58:60.250, its legacy twin said 11:59:00.250.
+        let leap = with(
+            canonical(),
+            "occurred_at",
+            json!("2026-11-26T11:58:60.250Z"),
+        );
+        let (tx, _) = normalize(&leap, now(), &IngestPolicy::default()).unwrap();
+        assert_eq!(tx.occurred_at.to_rfc3339(), "2026-11-26T11:59:00.250+00:00");
+        let next = with(
+            canonical(),
+            "occurred_at",
+            json!("2026-11-26T11:59:00.250Z"),
+        );
+        assert_eq!(
+            tx,
+            normalize(&next, now(), &IngestPolicy::default()).unwrap().0
+        );
+        let legacy = json!({
+            "transactionId": "3f6c2b1e-9a7d-4c1e-8f00-1b2c3d4e5f60",
+            "timestampMs": tx.occurred_at.timestamp_millis(),
+            "amountMinor": 4210, "currency": "USD", "paymentMethod": "card",
+            "status": "approved", "merchantId": "m-001", "mcc": "grocery",
+            "customerId": "c-9", "countryCode": "US", "channel": "online"
+        });
+        assert_eq!(
+            tx,
+            normalize(&legacy, now(), &IngestPolicy::default())
+                .unwrap()
+                .0
+        );
+    }
+
+    #[test]
     fn a_merchant_category_code_becomes_its_category_and_is_kept() {
         let with_mcc = |mcc: Value| {
             let mut legacy = json!({
@@ -721,6 +780,22 @@ mod tests {
         assert_eq!(rejection.reason, RejectReason::ExpiredTimestamp);
         let edge = with(canonical(), "occurred_at", json!("2026-11-25T12:00:00Z"));
         assert!(normalize(&edge, now(), &policy).is_ok());
+    }
+
+    #[test]
+    fn an_enqueued_time_at_the_end_of_the_calendar_judges_without_a_panic() {
+        // The host's EnqueuedTimeUtc is `now`: "+262142-12-31T23:59:59" plus max_future
+        // overflowed chrono and panicked the handler (fuzz/corpus/envelope/calendar-end).
+        let end = DateTime::<Utc>::MAX_UTC;
+        let policy = IngestPolicy {
+            max_age: Some(std::time::Duration::from_secs(86_400)),
+            ..IngestPolicy::default()
+        };
+        let rejection = normalize(&canonical(), end, &policy).unwrap_err();
+        assert_eq!(rejection.reason, RejectReason::ExpiredTimestamp);
+        let start = DateTime::<Utc>::MIN_UTC;
+        let rejection = normalize(&canonical(), start, &policy).unwrap_err();
+        assert_eq!(rejection.reason, RejectReason::FutureTimestamp);
     }
 
     #[test]

@@ -171,6 +171,33 @@ mod tests {
     }
 
     #[test]
+    fn durations_that_would_overflow_a_date_are_refused_with_their_key() {
+        // Accepted before, they panicked the handler: every event (ingest.max_future,
+        // max_age) or every timer run (windows.allowed_lateness, the retention cutoffs).
+        for (yaml, key) in [
+            ("ingest:\n  max_future: 300000y\n", "max_future"),
+            ("ingest:\n  max_age: 300000y\n", "max_age"),
+            (
+                "windows:\n  allowed_lateness: 300000y\n",
+                "allowed_lateness",
+            ),
+            (
+                "retention:\n  rejected_events: 300000y\n",
+                "rejected_events",
+            ),
+            ("clustering:\n  period: 300000y\n", "period"),
+        ] {
+            let err = EngineConfig::from_yaml(yaml, Path::new("e.yaml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("e.yaml") && err.contains(key) && err.contains("longer than 100y"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
     fn the_quarantine_is_kept_forever_unless_its_retention_is_set() {
         let config = EngineConfig::from_yaml("{}\n", Path::new("e.yaml")).unwrap();
         assert_eq!(config.retention.rejected_events, None);

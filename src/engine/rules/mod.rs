@@ -260,11 +260,15 @@ fn parse_window(text: &str) -> Result<i64, String> {
         "window: use whole minutes that divide a day, such as 1m, 5m, 15m, 30m, 1h, 6h or 24h";
     let duration = humantime::parse_duration(text.trim())
         .map_err(|_| format!("{fix}; '{text}' is not a duration"))?;
-    let seconds = duration.as_secs() as i64;
-    if duration.subsec_nanos() != 0 || seconds == 0 || seconds % 60 != 0 || 86_400 % seconds != 0 {
-        return Err(format!("{fix}; '{text}' is not one"));
+    // Not `as i64`: 2^64 - 60 seconds wrapped to -60, which divides a day.
+    match i64::try_from(duration.as_secs()) {
+        Ok(seconds @ 60..=86_400)
+            if duration.subsec_nanos() == 0 && seconds % 60 == 0 && 86_400 % seconds == 0 =>
+        {
+            Ok(seconds)
+        }
+        _ => Err(format!("{fix}; '{text}' is not one")),
     }
-    Ok(seconds)
 }
 
 #[cfg(test)]
@@ -334,6 +338,11 @@ mod tests {
             (
                 "rules:\n  - name: a\n    window: 90s\n    aggregate: count()\n",
                 "'90s' is not one",
+            ),
+            (
+                // 2^64 - 60 seconds: it wrapped to a window of -60 s and was accepted.
+                "rules:\n  - name: a\n    window: 18446744073709551556s\n    aggregate: count()\n",
+                "'18446744073709551556s' is not one",
             ),
             (
                 "rules:\n  - name: a\n    aggregate: count()\n  - name: a\n    aggregate: count()\n",

@@ -586,6 +586,18 @@ mod tests {
                 "rate.pattern.hourly",
                 "24 values",
             ),
+            // Both were accepted, and panicked the generator or made it expect an event
+            // from before 2000 to be accepted (found with fuzz/fuzz_targets/scenario.rs).
+            (
+                "faults:\n  late: {rate: 1, delay: 300000y}\n",
+                "faults.late.delay",
+                "longer than 100y",
+            ),
+            (
+                "faults:\n  out_of_order: {rate: 1, max_jitter: 30y}\n",
+                "faults.out_of_order.max_jitter",
+                "at most 1d",
+            ),
         ];
         for (yaml, key, fix) in cases {
             let message = Scenario::from_yaml(yaml, "s.yaml").unwrap_err().to_string();

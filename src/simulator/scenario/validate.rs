@@ -3,6 +3,7 @@
 //! section, each naming the dotted key at fault and the fix.
 
 use std::cmp::Ordering;
+use std::time::Duration;
 
 use super::entries::{Entries, EntryKey};
 use super::{Delivery, Fraud, Merchants, Pattern, PaymentTypeMix, Rate, Scenario, TimeMode};
@@ -217,6 +218,14 @@ fn faults(s: &Scenario) -> Checked {
     share("faults.duplicates", faults.duplicates)?;
     share("faults.late.rate", faults.late.rate)?;
     share("faults.out_of_order.rate", faults.out_of_order.rate)?;
+    // Further back, an event time leaves its stream's days, and at worst the plausible
+    // times of ingest (after 2000), while the manifest still expects it accepted.
+    if faults.out_of_order.max_jitter > Duration::from_secs(86_400) {
+        return fail(
+            "faults.out_of_order.max_jitter",
+            "must be at most 1d; for events delivered long after their time use faults.late",
+        );
+    }
     share("faults.malformed", faults.malformed)?;
     share("faults.legacy_format", faults.legacy_format)
 }
