@@ -15,8 +15,8 @@
 //!   columns (`percentile_cont` in double precision), the floor a close can approach;
 //! - **rules**: for each of 20 rules of mixed kinds, widths and filters, the same reset
 //!   for the rule's width and a close with that rule alone, against the plain `GROUP BY`
-//!   of that rule. A 5-minute rule's cost is its close minus the close without rules of
-//!   the same round.
+//!   of that rule. A 5-minute rule's cost is its close minus a close without rules run
+//!   just before it; and one close of every width with all 20 rules at once.
 //!
 //! `PAYMETRICS_BENCH_KEEP_DB=1` keeps the database for `EXPLAIN (ANALYZE, BUFFERS)`.
 //! Prints the best of the rounds and the ratios; figures are in docs/BENCHMARKS.md.
@@ -48,26 +48,166 @@ struct BenchRule {
 }
 
 const RULES: &[BenchRule] = &[
-    BenchRule { name: "count_all", width: 300, yaml: "aggregate: count()", filter: "true", group: "", value: "count(*)" },
-    BenchRule { name: "card_count", width: 900, yaml: "where: payment_type == 'card'\n    group_by: [currency]\n    aggregate: count()", filter: "payment_type = 'card'", group: ", currency", value: "count(*)" },
-    BenchRule { name: "usd_approved_sum", width: 300, yaml: "where: currency == 'USD' && status == 'approved'\n    aggregate: sum(amount)", filter: "currency = 'USD' AND status = 'approved'", group: "", value: "sum(amount)" },
-    BenchRule { name: "sum_by_type", width: 3600, yaml: "group_by: [payment_type, currency]\n    aggregate: sum(amount)", filter: "true", group: ", payment_type, currency", value: "sum(amount)" },
-    BenchRule { name: "avg_ticket", width: 900, yaml: "group_by: [currency]\n    aggregate: avg(amount)", filter: "true", group: ", currency", value: "avg(amount)" },
-    BenchRule { name: "avg_online", width: 1800, yaml: "where: channel == 'online'\n    group_by: [currency]\n    aggregate: avg(amount)", filter: "channel = 'online'", group: ", currency", value: "avg(amount)" },
-    BenchRule { name: "min_ticket", width: 300, yaml: "group_by: [currency]\n    aggregate: min(amount)", filter: "true", group: ", currency", value: "min(amount)" },
-    BenchRule { name: "max_ticket", width: 3600, yaml: "group_by: [currency, payment_type]\n    aggregate: max(amount)", filter: "true", group: ", currency, payment_type", value: "max(amount)" },
-    BenchRule { name: "card_decline_rate", width: 900, yaml: "where: payment_type == 'card'\n    group_by: [merchant_category]\n    aggregate: ratio(status == 'declined')", filter: "payment_type = 'card'", group: ", merchant_category", value: "count(*) FILTER (WHERE status = 'declined')::numeric / count(*)" },
-    BenchRule { name: "refund_rate", width: 3600, yaml: "group_by: [country]\n    aggregate: ratio(status == 'refunded')", filter: "true", group: ", country", value: "count(*) FILTER (WHERE status = 'refunded')::numeric / count(*)" },
-    BenchRule { name: "active_customers", width: 3600, yaml: "aggregate: distinct(customer_id)", filter: "true", group: "", value: "count(DISTINCT customer_id)" },
-    BenchRule { name: "active_merchants", width: 900, yaml: "group_by: [currency]\n    aggregate: distinct(merchant_id)", filter: "true", group: ", currency", value: "count(DISTINCT merchant_id)" },
-    BenchRule { name: "p50_ticket", width: 300, yaml: "group_by: [payment_type, currency]\n    aggregate: p50(amount)", filter: "true", group: ", payment_type, currency", value: "percentile_cont(0.50) WITHIN GROUP (ORDER BY amount)" },
-    BenchRule { name: "p95_ticket", width: 3600, yaml: "group_by: [payment_type, currency]\n    aggregate: p95(amount)", filter: "true", group: ", payment_type, currency", value: "percentile_cont(0.95) WITHIN GROUP (ORDER BY amount)" },
-    BenchRule { name: "p99_ticket", width: 1800, yaml: "group_by: [currency]\n    aggregate: p99(amount)", filter: "true", group: ", currency", value: "percentile_cont(0.99) WITHIN GROUP (ORDER BY amount)" },
-    BenchRule { name: "p95_large", width: 900, yaml: "where: amount > 100\n    group_by: [currency]\n    aggregate: p95(amount)", filter: "amount > 100", group: ", currency", value: "percentile_cont(0.95) WITHIN GROUP (ORDER BY amount)" },
-    BenchRule { name: "fraud_by_country", width: 1800, yaml: "where: is_fraud\n    group_by: [country]\n    aggregate: count()", filter: "is_fraud", group: ", country", value: "count(*)" },
-    BenchRule { name: "p90_approved", width: 3600, yaml: "where: status == 'approved'\n    group_by: [currency]\n    aggregate: p90(amount)", filter: "status = 'approved'", group: ", currency", value: "percentile_cont(0.90) WITHIN GROUP (ORDER BY amount)" },
-    BenchRule { name: "in_store_sum", width: 300, yaml: "where: channel in ['mobile', 'pos']\n    group_by: [currency]\n    aggregate: sum(amount)", filter: "channel IN ('mobile', 'pos')", group: ", currency", value: "sum(amount)" },
-    BenchRule { name: "non_card_max", width: 1800, yaml: "where: payment_type != 'card' && amount >= 10\n    group_by: [channel, currency]\n    aggregate: max(amount)", filter: "payment_type <> 'card' AND amount >= 10", group: ", channel, currency", value: "max(amount)" },
+    BenchRule {
+        name: "count_all",
+        width: 300,
+        yaml: "aggregate: count()",
+        filter: "true",
+        group: "",
+        value: "count(*)",
+    },
+    BenchRule {
+        name: "card_count",
+        width: 900,
+        yaml: "where: payment_type == 'card'\n    group_by: [currency]\n    aggregate: count()",
+        filter: "payment_type = 'card'",
+        group: ", currency",
+        value: "count(*)",
+    },
+    BenchRule {
+        name: "usd_approved_sum",
+        width: 300,
+        yaml: "where: currency == 'USD' && status == 'approved'\n    aggregate: sum(amount)",
+        filter: "currency = 'USD' AND status = 'approved'",
+        group: "",
+        value: "sum(amount)",
+    },
+    BenchRule {
+        name: "sum_by_type",
+        width: 3600,
+        yaml: "group_by: [payment_type, currency]\n    aggregate: sum(amount)",
+        filter: "true",
+        group: ", payment_type, currency",
+        value: "sum(amount)",
+    },
+    BenchRule {
+        name: "avg_ticket",
+        width: 900,
+        yaml: "group_by: [currency]\n    aggregate: avg(amount)",
+        filter: "true",
+        group: ", currency",
+        value: "avg(amount)",
+    },
+    BenchRule {
+        name: "avg_online",
+        width: 1800,
+        yaml: "where: channel == 'online'\n    group_by: [currency]\n    aggregate: avg(amount)",
+        filter: "channel = 'online'",
+        group: ", currency",
+        value: "avg(amount)",
+    },
+    BenchRule {
+        name: "min_ticket",
+        width: 300,
+        yaml: "group_by: [currency]\n    aggregate: min(amount)",
+        filter: "true",
+        group: ", currency",
+        value: "min(amount)",
+    },
+    BenchRule {
+        name: "max_ticket",
+        width: 3600,
+        yaml: "group_by: [currency, payment_type]\n    aggregate: max(amount)",
+        filter: "true",
+        group: ", currency, payment_type",
+        value: "max(amount)",
+    },
+    BenchRule {
+        name: "card_decline_rate",
+        width: 900,
+        yaml: "where: payment_type == 'card'\n    group_by: [merchant_category]\n    aggregate: ratio(status == 'declined')",
+        filter: "payment_type = 'card'",
+        group: ", merchant_category",
+        value: "count(*) FILTER (WHERE status = 'declined')::numeric / count(*)",
+    },
+    BenchRule {
+        name: "refund_rate",
+        width: 3600,
+        yaml: "group_by: [country]\n    aggregate: ratio(status == 'refunded')",
+        filter: "true",
+        group: ", country",
+        value: "count(*) FILTER (WHERE status = 'refunded')::numeric / count(*)",
+    },
+    BenchRule {
+        name: "active_customers",
+        width: 3600,
+        yaml: "aggregate: distinct(customer_id)",
+        filter: "true",
+        group: "",
+        value: "count(DISTINCT customer_id)",
+    },
+    BenchRule {
+        name: "active_merchants",
+        width: 900,
+        yaml: "group_by: [currency]\n    aggregate: distinct(merchant_id)",
+        filter: "true",
+        group: ", currency",
+        value: "count(DISTINCT merchant_id)",
+    },
+    BenchRule {
+        name: "p50_ticket",
+        width: 300,
+        yaml: "group_by: [payment_type, currency]\n    aggregate: p50(amount)",
+        filter: "true",
+        group: ", payment_type, currency",
+        value: "percentile_cont(0.50) WITHIN GROUP (ORDER BY amount)",
+    },
+    BenchRule {
+        name: "p95_ticket",
+        width: 3600,
+        yaml: "group_by: [payment_type, currency]\n    aggregate: p95(amount)",
+        filter: "true",
+        group: ", payment_type, currency",
+        value: "percentile_cont(0.95) WITHIN GROUP (ORDER BY amount)",
+    },
+    BenchRule {
+        name: "p99_ticket",
+        width: 1800,
+        yaml: "group_by: [currency]\n    aggregate: p99(amount)",
+        filter: "true",
+        group: ", currency",
+        value: "percentile_cont(0.99) WITHIN GROUP (ORDER BY amount)",
+    },
+    BenchRule {
+        name: "p95_large",
+        width: 900,
+        yaml: "where: amount > 100\n    group_by: [currency]\n    aggregate: p95(amount)",
+        filter: "amount > 100",
+        group: ", currency",
+        value: "percentile_cont(0.95) WITHIN GROUP (ORDER BY amount)",
+    },
+    BenchRule {
+        name: "fraud_by_country",
+        width: 1800,
+        yaml: "where: is_fraud\n    group_by: [country]\n    aggregate: count()",
+        filter: "is_fraud",
+        group: ", country",
+        value: "count(*)",
+    },
+    BenchRule {
+        name: "p90_approved",
+        width: 3600,
+        yaml: "where: status == 'approved'\n    group_by: [currency]\n    aggregate: p90(amount)",
+        filter: "status = 'approved'",
+        group: ", currency",
+        value: "percentile_cont(0.90) WITHIN GROUP (ORDER BY amount)",
+    },
+    BenchRule {
+        name: "in_store_sum",
+        width: 300,
+        yaml: "where: channel in ['mobile', 'pos']\n    group_by: [currency]\n    aggregate: sum(amount)",
+        filter: "channel IN ('mobile', 'pos')",
+        group: ", currency",
+        value: "sum(amount)",
+    },
+    BenchRule {
+        name: "non_card_max",
+        width: 1800,
+        yaml: "where: payment_type != 'card' && amount >= 10\n    group_by: [channel, currency]\n    aggregate: max(amount)",
+        filter: "payment_type <> 'card' AND amount >= 10",
+        group: ", channel, currency",
+        value: "max(amount)",
+    },
 ];
 
 fn start() -> DateTime<Utc> {
@@ -90,7 +230,10 @@ fn body(total: usize, first: usize, len: usize) -> Vec<u8> {
         .map(|n| {
             let h = scramble(n);
             let currency = ["USD", "EUR", "JPY", "GBP"][n % 4];
-            let status = ["approved", "approved", "approved", "declined", "refunded", "failed", "approved", "pending"][h % 8];
+            let status = [
+                "approved", "approved", "approved", "declined", "refunded", "failed", "approved",
+                "pending",
+            ][h % 8];
             let amount = if currency == "JPY" {
                 format!("{}", 100 + h % 90_000)
             } else {
@@ -130,9 +273,9 @@ fn body(total: usize, first: usize, len: usize) -> Vec<u8> {
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name}: not a number")))
+    std::env::var(name).ok().map_or(default, |v| {
+        v.parse().unwrap_or_else(|_| panic!("{name}: not a number"))
+    })
 }
 
 fn ms(d: Duration) -> f64 {
@@ -168,7 +311,9 @@ async fn ingest(conn: &mut Object, total: usize) {
 async fn reset(conn: &Object, width: i64, rule: Option<&str>) {
     let width = i32::try_from(width).unwrap();
     if width == 300 {
-        conn.execute("DELETE FROM payment_metrics_5m", &[]).await.unwrap();
+        conn.execute("DELETE FROM payment_metrics_5m", &[])
+            .await
+            .unwrap();
     }
     if let Some(rule) = rule {
         conn.execute("DELETE FROM dynamic_metrics WHERE rule_name = $1", &[&rule])
@@ -183,9 +328,15 @@ async fn reset(conn: &Object, width: i64, rule: Option<&str>) {
     )
     .await
     .unwrap();
-    conn.batch_execute("VACUUM (ANALYZE) payment_metrics_5m").await.unwrap();
-    conn.batch_execute("VACUUM (ANALYZE) dynamic_metrics").await.unwrap();
-    conn.batch_execute("VACUUM (ANALYZE) window_state").await.unwrap();
+    conn.batch_execute("VACUUM (ANALYZE) payment_metrics_5m")
+        .await
+        .unwrap();
+    conn.batch_execute("VACUUM (ANALYZE) dynamic_metrics")
+        .await
+        .unwrap();
+    conn.batch_execute("VACUUM (ANALYZE) window_state")
+        .await
+        .unwrap();
 }
 
 /// Closes every due window as timer runs do; returns the time and the rows written.
@@ -194,7 +345,9 @@ async fn close(conn: &mut Object, rules: &[Rule]) -> (Duration, u64) {
     let started = Instant::now();
     let mut rows = 0;
     loop {
-        let report = store::close_due_windows(conn, now(), &policy, rules).await.unwrap();
+        let report = store::close_due_windows(conn, now(), &policy, rules)
+            .await
+            .unwrap();
         rows += report.rows + report.rule_rows;
         if report.remaining == 0 {
             break;
@@ -204,7 +357,7 @@ async fn close(conn: &mut Object, rules: &[Rule]) -> (Duration, u64) {
 }
 
 const PLAIN_5M: &str = "
-SELECT to_timestamp(floor(extract(epoch FROM occurred_at) / 300) * 300) AS ws,
+SELECT date_bin(interval '300 seconds', occurred_at, timestamptz 'epoch') AS ws,
        payment_type, currency,
        count(*),
        count(*) FILTER (WHERE status = 'approved'),
@@ -226,7 +379,7 @@ GROUP BY 1, 2, 3";
 
 fn plain_rule(rule: &BenchRule) -> String {
     format!(
-        "SELECT to_timestamp(floor(extract(epoch FROM occurred_at) / {w}) * {w}) AS ws{g}, {v}, count(*)
+        "SELECT date_bin(interval '{w} seconds', occurred_at, timestamptz 'epoch') AS ws{g}, {v}, count(*)
          FROM normalized_transactions
          WHERE occurred_at < $1 AND {f}
          GROUP BY 1{g}",
@@ -252,7 +405,9 @@ fn compile(rule: &BenchRule) -> Rule {
         rule.yaml.replace("\n    ", "\n  ")
     );
     let specs: Vec<RuleSpec> = serde_saphyr::from_str(&yaml).unwrap();
-    paymetrics::engine::rules::compile(&specs).unwrap().remove(0)
+    paymetrics::engine::rules::compile(&specs)
+        .unwrap()
+        .remove(0)
 }
 
 async fn bench(address: &str, admin: &tokio_postgres::Client) {
@@ -297,11 +452,15 @@ async fn bench(address: &str, admin: &tokio_postgres::Client) {
     let mut best_plain = Duration::MAX;
     let mut best_rule = vec![Duration::MAX; RULES.len()];
     let mut best_rule_plain = vec![Duration::MAX; RULES.len()];
+    let mut best_all = Duration::MAX;
     for round in 1..=rounds {
         reset(&conn, 300, None).await;
         let (closed, rows) = close(&mut conn, &[]).await;
         let (aggregated, plain_rows) = plain(&conn, PLAIN_5M).await;
-        assert_eq!(rows, plain_rows, "the close and the plain aggregate disagree on rows");
+        assert_eq!(
+            rows, plain_rows,
+            "the close and the plain aggregate disagree on rows"
+        );
         println!(
             "round {round}: close {:.0} ms, plain {:.0} ms ({rows} rows), ratio {:.2}",
             ms(closed),
@@ -311,16 +470,38 @@ async fn bench(address: &str, admin: &tokio_postgres::Client) {
         best_close = best_close.min(closed);
         best_plain = best_plain.min(aggregated);
         for (i, (rule, bench_rule)) in compiled.iter().zip(RULES).enumerate() {
+            // A 5-minute rule also recomputes payment_metrics_5m: its own part is the close
+            // with it minus the close without it, run just before.
+            let baseline = if bench_rule.width == 300 {
+                reset(&conn, 300, None).await;
+                close(&mut conn, &[]).await.0
+            } else {
+                Duration::ZERO
+            };
             reset(&conn, bench_rule.width, Some(bench_rule.name)).await;
             let (elapsed, rows) = close(&mut conn, std::slice::from_ref(rule)).await;
             let (aggregated, plain_rows) = plain(&conn, &plain_rules[i]).await;
-            let rule_rows = if bench_rule.width == 300 { rows - plain_rows_5m(&conn).await } else { rows };
-            assert_eq!(rule_rows, plain_rows, "rule {} disagrees on rows", bench_rule.name);
-            // A 5-minute rule also recomputes payment_metrics_5m: count only its own part.
-            let own = if bench_rule.width == 300 { elapsed.saturating_sub(closed) } else { elapsed };
-            best_rule[i] = best_rule[i].min(own);
+            let rule_rows = if bench_rule.width == 300 {
+                rows - plain_rows_5m(&conn).await
+            } else {
+                rows
+            };
+            assert_eq!(
+                rule_rows, plain_rows,
+                "rule {} disagrees on rows",
+                bench_rule.name
+            );
+            best_rule[i] = best_rule[i].min(elapsed.saturating_sub(baseline));
             best_rule_plain[i] = best_rule_plain[i].min(aggregated);
         }
+        for width in [300, 900, 1800, 3600] {
+            reset(&conn, width, None).await;
+        }
+        conn.execute("DELETE FROM dynamic_metrics", &[])
+            .await
+            .unwrap();
+        let (all, _) = close(&mut conn, &compiled).await;
+        best_all = best_all.min(all);
     }
     println!(
         "\nclose (best of {rounds}) {:.0} ms, plain aggregate {:.0} ms, ratio {:.2}",
@@ -328,7 +509,10 @@ async fn bench(address: &str, admin: &tokio_postgres::Client) {
         ms(best_plain),
         best_close.as_secs_f64() / best_plain.as_secs_f64()
     );
-    println!("\n{:<18} {:>6} {:>10} {:>10} {:>6}", "rule", "window", "close ms", "plain ms", "ratio");
+    println!(
+        "\n{:<18} {:>6} {:>10} {:>10} {:>6}",
+        "rule", "window", "close ms", "plain ms", "ratio"
+    );
     for (i, rule) in RULES.iter().enumerate() {
         println!(
             "{:<18} {:>5}m {:>10.0} {:>10.0} {:>6.2}",
@@ -349,6 +533,11 @@ async fn bench(address: &str, admin: &tokio_postgres::Client) {
         ms(sum_plain),
         sum.as_secs_f64() / sum_plain.as_secs_f64(),
         ms(sum) / RULES.len() as f64
+    );
+    println!(
+        "one close with all 20 rules {:.0} ms: {:.0} ms per rule over the close without rules",
+        ms(best_all),
+        (ms(best_all) - ms(best_close)) / RULES.len() as f64
     );
     drop(conn);
     drop(pool);
