@@ -256,7 +256,7 @@ fn body(total: usize, first: usize, len: usize) -> Vec<u8> {
                 "customer_id": format!("c-{}", (h >> 3) % 50_000),
                 "country": country,
                 "channel": channel,
-                "is_fraud": h % 97 == 0
+                "is_fraud": h.is_multiple_of(97)
             });
             base64::engine::general_purpose::STANDARD.encode(event.to_string())
         })
