@@ -360,6 +360,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn adjacent_windows_make_one_span_and_a_gap_starts_another() {
+        let t = |text: &str| -> DateTime<Utc> { text.parse().unwrap() };
+        let spans = Spans::new(
+            &[
+                t("2026-11-26T12:05:00Z"),
+                t("2026-11-26T12:00:00Z"),
+                t("2026-11-26T12:20:00Z"),
+            ],
+            FIVE_MINUTES,
+        );
+        assert_eq!(
+            spans.bounds,
+            vec![
+                (t("2026-11-26T12:00:00Z"), t("2026-11-26T12:10:00Z")),
+                (t("2026-11-26T12:20:00Z"), t("2026-11-26T12:25:00Z")),
+            ]
+        );
+        assert_eq!(spans.params_len(), 4);
+        assert_eq!(
+            spans.condition(3),
+            "((t.occurred_at >= $3::timestamptz AND t.occurred_at < $4::timestamptz) OR \
+             (t.occurred_at >= $5::timestamptz AND t.occurred_at < $6::timestamptz))"
+        );
+    }
+
+    #[test]
     fn the_aggregate_writes_one_value_per_metric_column_and_binds_its_width() {
         let start: DateTime<Utc> = "2026-11-26T12:00:00Z".parse().unwrap();
         let statement = aggregate_5m(&Spans::new(&[start], FIVE_MINUTES));
