@@ -9,13 +9,17 @@ use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
 use super::StoreError;
+use super::windows::Spans;
 use crate::engine::rules::{Aggregate, Cmp, Condition, Kind, Literal, Rule};
 
-/// Recomputes one rule's rows for the given windows (of the rule's width).
+/// Recomputes one rule's rows for the given windows (of the rule's width), which cover
+/// `spans`: one `GROUP BY` over the transactions in those time ranges, each finding its
+/// window by `date_bin` as the 5-minute close does.
 pub(crate) async fn compute_rule(
     client: &impl GenericClient,
     rule: &Rule,
     starts: &[DateTime<Utc>],
+    spans: &Spans,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     client
@@ -26,8 +30,8 @@ pub(crate) async fn compute_rule(
         )
         .await
         .map_err(StoreError::query("clearing recomputed rule windows"))?;
-    // $1 starts, $2 width, $3 rule name, $4 version, $5 now; the rule's literals follow.
-    let mut sql = Sql::starting_after(5);
+    // $1 width, $2 rule name, $3 version, $4 now, then the spans; the rule's literals follow.
+    let mut sql = Sql::starting_after(4 + spans.params_len());
     let filter = rule
         .filter
         .as_ref()
@@ -42,24 +46,23 @@ pub(crate) async fn compute_rule(
     };
     let group_columns: String = dimensions.iter().map(|d| format!(", t.{d}")).collect();
     let statement = format!(
-        "WITH due AS (
-             SELECT s.ws, st.revision
-             FROM unnest($1::timestamptz[]) AS s(ws)
-             JOIN window_state st ON st.width_seconds = $2::integer AND st.window_start = s.ws
-         )
-         INSERT INTO dynamic_metrics (rule_name, window_start, window_end, group_key, value,
+        "INSERT INTO dynamic_metrics (rule_name, window_start, window_end, group_key, value,
                                       sample_count, rule_version, revision, computed_at)
-         SELECT $3::text, d.ws, d.ws + $2::integer * interval '1 second', {group_key}, {value},
-                count(*), $4::text, d.revision + 1, $5::timestamptz
-         FROM due d
-         JOIN normalized_transactions t
-           ON t.occurred_at >= d.ws AND t.occurred_at < d.ws + $2::integer * interval '1 second'
-         WHERE {filter}
-         GROUP BY d.ws, d.revision{group_columns}"
+         SELECT $2::text, g.ws, g.ws + $1::integer * interval '1 second', g.group_key, g.value,
+                g.n, $3::text, st.revision + 1, $4::timestamptz
+         FROM (
+             SELECT date_bin($1::integer * interval '1 second', t.occurred_at, timestamptz 'epoch') AS ws,
+                    {group_key} AS group_key, {value} AS value, count(*) AS n
+             FROM normalized_transactions t
+             WHERE {spans} AND {filter}
+             GROUP BY 1{group_columns}
+         ) g
+         JOIN window_state st ON st.width_seconds = $1::integer AND st.window_start = g.ws",
+        spans = spans.condition(5)
     );
     let width = i32::try_from(rule.window_seconds).expect("rule windows are at most a day");
-    let mut params: Vec<&(dyn ToSql + Sync)> =
-        vec![&starts, &width, &rule.name, &rule.version, &now];
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&width, &rule.name, &rule.version, &now];
+    params.extend(spans.params());
     params.extend(sql.params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)));
     client
         .execute(statement.as_str(), &params)

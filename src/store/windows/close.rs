@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient};
 
 use super::width_param;
@@ -208,6 +209,7 @@ async fn close_chunk(
         ..Chunk::default()
     };
 
+    let spans = Spans::new(&starts, width);
     if width == FIVE_MINUTES {
         tx.execute(
             "DELETE FROM payment_metrics_5m WHERE window_start = ANY($1::timestamptz[])",
@@ -215,13 +217,16 @@ async fn close_chunk(
         )
         .await
         .map_err(StoreError::query("clearing recomputed windows"))?;
+        let width = width_param(FIVE_MINUTES);
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&now, &width];
+        params.extend(spans.params());
         chunk.rows = tx
-            .execute(aggregate_5m(), &[&starts, &now, &width_param(FIVE_MINUTES)])
+            .execute(aggregate_5m(&spans).as_str(), &params)
             .await
             .map_err(StoreError::query("computing payment_metrics_5m"))?;
     }
     for rule in rules {
-        chunk.rule_rows += rules::compute_rule(&tx, rule, &starts, now).await?;
+        chunk.rule_rows += rules::compute_rule(&tx, rule, &starts, &spans, now).await?;
         chunk.rules_evaluated += 1;
     }
     tx.execute(
@@ -239,72 +244,115 @@ async fn close_chunk(
     Ok(chunk)
 }
 
+/// The time ranges a chunk's windows cover, adjacent windows merged: one range for a
+/// backfill, a few for scattered recomputations. Bound as literals, so the planner prunes
+/// the day partitions, estimates the rows from the event-time statistics (and so picks
+/// the right aggregation) and reads only the transactions of the windows being closed.
+pub(crate) struct Spans {
+    /// `[from, until)` pairs, ordered and disjoint.
+    bounds: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Spans {
+    /// The ranges of the windows of `width` seconds starting at `starts`.
+    pub(crate) fn new(starts: &[DateTime<Utc>], width: i64) -> Self {
+        let width = chrono::TimeDelta::seconds(width);
+        let mut sorted = starts.to_vec();
+        sorted.sort_unstable();
+        let mut bounds: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+        for start in sorted {
+            match bounds.last_mut() {
+                Some((_, until)) if *until >= start => *until = (*until).max(start + width),
+                _ => bounds.push((start, start + width)),
+            }
+        }
+        Self { bounds }
+    }
+
+    /// How many parameters [`Spans::condition`] binds.
+    pub(crate) fn params_len(&self) -> usize {
+        self.bounds.len() * 2
+    }
+
+    /// A condition on `t.occurred_at` over parameters `$first..`, bound by [`Spans::params`].
+    pub(crate) fn condition(&self, first: usize) -> String {
+        let ranges: Vec<String> = (0..self.bounds.len())
+            .map(|i| {
+                let n = first + 2 * i;
+                format!(
+                    "(t.occurred_at >= ${n}::timestamptz AND t.occurred_at < ${}::timestamptz)",
+                    n + 1
+                )
+            })
+            .collect();
+        format!("({})", ranges.join(" OR "))
+    }
+
+    /// The values of [`Spans::condition`]'s parameters, in order.
+    pub(crate) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.bounds
+            .iter()
+            .flat_map(|(from, until)| [from as &(dyn ToSql + Sync), until as &(dyn ToSql + Sync)])
+            .collect()
+    }
+}
+
 /// One row per window and (payment_type, currency), computed from the stored
-/// transactions of the given window starts. Percentiles follow `percentile_cont`
-/// (linear interpolation between the two nearest ranks) but in exact `numeric`
-/// arithmetic: `percentile_cont` itself only takes `double precision`.
+/// transactions of the given window starts in one pass over their time range: each
+/// transaction finds its window by `date_bin` (epoch-aligned, as [`Window::containing`]),
+/// a hash join with the chunk's windows keeps those being closed, and one `GROUP BY`
+/// computes every column. Percentiles follow `percentile_cont` (linear interpolation
+/// between the two nearest ranks) but in exact `numeric` arithmetic
+/// (`paymetrics_percentile` over the group's sorted amounts, one sort for all three):
+/// `percentile_cont` itself only takes `double precision`.
+///
+/// [`Window::containing`]: crate::engine::Window::containing
 const AGGREGATE_5M_TEMPLATE: &str = "
-WITH due AS (
-    SELECT s.ws, st.revision
-    FROM unnest($1::timestamptz[]) AS s(ws)
-    JOIN window_state st ON st.width_seconds = $3::integer AND st.window_start = s.ws
-),
-ranked AS (
-    SELECT d.ws, d.revision, t.payment_type, t.currency, t.amount, t.status,
-           t.customer_id, t.merchant_id, t.is_fraud,
-           row_number() OVER (PARTITION BY d.ws, t.payment_type, t.currency ORDER BY t.amount) - 1 AS rn,
-           count(*) OVER (PARTITION BY d.ws, t.payment_type, t.currency) AS n
-    FROM due d
-    JOIN normalized_transactions t
-      ON t.occurred_at >= d.ws AND t.occurred_at < d.ws + $3::integer * interval '1 second'
-),
-groups AS (
-    SELECT ws, revision, payment_type, currency, max(n) AS n,
+WITH groups AS (
+    SELECT date_bin($2::integer * interval '1 second', t.occurred_at, timestamptz 'epoch') AS ws,
+           t.payment_type, t.currency,
            count(*) AS txn_count,
-           count(*) FILTER (WHERE status = 'approved') AS approved_count,
-           count(*) FILTER (WHERE status = 'declined') AS declined_count,
-           count(*) FILTER (WHERE status = 'failed') AS failed_count,
-           count(*) FILTER (WHERE status = 'pending') AS pending_count,
-           count(*) FILTER (WHERE status = 'refunded') AS refunded_count,
-           sum(amount) AS total_amount,
-           coalesce(sum(amount) FILTER (WHERE status = 'approved'), 0) AS approved_amount,
-           avg(amount) AS avg_amount,
-           min(amount) AS min_amount,
-           max(amount) AS max_amount,
-           min(amount) FILTER (WHERE rn = floor(0.50 * (n - 1))) AS p50_lo,
-           min(amount) FILTER (WHERE rn = ceil(0.50 * (n - 1))) AS p50_hi,
-           min(amount) FILTER (WHERE rn = floor(0.95 * (n - 1))) AS p95_lo,
-           min(amount) FILTER (WHERE rn = ceil(0.95 * (n - 1))) AS p95_hi,
-           min(amount) FILTER (WHERE rn = floor(0.99 * (n - 1))) AS p99_lo,
-           min(amount) FILTER (WHERE rn = ceil(0.99 * (n - 1))) AS p99_hi,
-           count(DISTINCT customer_id) AS unique_customers,
-           count(DISTINCT merchant_id) AS unique_merchants,
-           count(*) FILTER (WHERE is_fraud) AS fraud_count
-    FROM ranked
-    GROUP BY ws, revision, payment_type, currency
+           count(*) FILTER (WHERE t.status = 'approved') AS approved_count,
+           count(*) FILTER (WHERE t.status = 'declined') AS declined_count,
+           count(*) FILTER (WHERE t.status = 'failed') AS failed_count,
+           count(*) FILTER (WHERE t.status = 'pending') AS pending_count,
+           count(*) FILTER (WHERE t.status = 'refunded') AS refunded_count,
+           sum(t.amount) AS total_amount,
+           coalesce(sum(t.amount) FILTER (WHERE t.status = 'approved'), 0) AS approved_amount,
+           avg(t.amount) AS avg_amount,
+           min(t.amount) AS min_amount,
+           max(t.amount) AS max_amount,
+           array_agg(t.amount ORDER BY t.amount) AS sorted,
+           count(DISTINCT t.customer_id) AS unique_customers,
+           count(DISTINCT t.merchant_id) AS unique_merchants,
+           count(*) FILTER (WHERE t.is_fraud) AS fraud_count
+    FROM normalized_transactions t
+    WHERE {spans}
+    GROUP BY 1, t.payment_type, t.currency
 )
 INSERT INTO payment_metrics_5m ({columns})
-SELECT g.ws, g.ws + $3::integer * interval '1 second', g.payment_type, g.currency, g.txn_count,
+SELECT g.ws, g.ws + $2::integer * interval '1 second', g.payment_type, g.currency, g.txn_count,
        g.approved_count, g.declined_count, g.failed_count, g.pending_count,
        g.refunded_count, g.total_amount, g.approved_amount, trim_scale(g.avg_amount),
        g.min_amount, g.max_amount,
-       trim_scale(g.p50_lo + (0.50 * (g.n - 1) - floor(0.50 * (g.n - 1))) * (g.p50_hi - g.p50_lo)),
-       trim_scale(g.p95_lo + (0.95 * (g.n - 1) - floor(0.95 * (g.n - 1))) * (g.p95_hi - g.p95_lo)),
-       trim_scale(g.p99_lo + (0.99 * (g.n - 1) - floor(0.99 * (g.n - 1))) * (g.p99_hi - g.p99_lo)),
+       trim_scale(paymetrics_percentile(g.sorted, 0.50)),
+       trim_scale(paymetrics_percentile(g.sorted, 0.95)),
+       trim_scale(paymetrics_percentile(g.sorted, 0.99)),
        g.unique_customers, g.unique_merchants, g.fraud_count,
        CASE WHEN g.approved_count + g.declined_count = 0 THEN NULL
             ELSE trim_scale(g.approved_count::numeric / (g.approved_count + g.declined_count)) END,
-       coalesce(l.late_events, 0), g.revision + 1, $2
+       coalesce(l.late_events, 0), st.revision + 1, $1
 FROM groups g
+JOIN window_state st ON st.width_seconds = $2::integer AND st.window_start = g.ws
 LEFT JOIN late_events_5m l
   ON l.window_start = g.ws AND l.payment_type = g.payment_type AND l.currency = g.currency";
 
-/// [`AGGREGATE_5M_TEMPLATE`] with the column list of [`metrics::COLUMNS`]; `$1` the
-/// window starts, `$2` now, `$3` the width ([`FIVE_MINUTES`]).
-fn aggregate_5m() -> &'static str {
-    static STATEMENT: LazyLock<String> =
+/// [`AGGREGATE_5M_TEMPLATE`] with the column list of [`metrics::COLUMNS`] and the
+/// condition of `spans`; `$1` now, `$2` the width ([`FIVE_MINUTES`]), `$3..` the spans.
+fn aggregate_5m(spans: &Spans) -> String {
+    static TEMPLATE: LazyLock<String> =
         LazyLock::new(|| AGGREGATE_5M_TEMPLATE.replace("{columns}", &metrics::COLUMNS.join(", ")));
-    &STATEMENT
+    TEMPLATE.replace("{spans}", &spans.condition(3))
 }
 
 #[cfg(test)]
@@ -312,8 +360,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn adjacent_windows_make_one_span_and_a_gap_starts_another() {
+        let t = |text: &str| -> DateTime<Utc> { text.parse().unwrap() };
+        let spans = Spans::new(
+            &[
+                t("2026-11-26T12:05:00Z"),
+                t("2026-11-26T12:00:00Z"),
+                t("2026-11-26T12:20:00Z"),
+            ],
+            FIVE_MINUTES,
+        );
+        assert_eq!(
+            spans.bounds,
+            vec![
+                (t("2026-11-26T12:00:00Z"), t("2026-11-26T12:10:00Z")),
+                (t("2026-11-26T12:20:00Z"), t("2026-11-26T12:25:00Z")),
+            ]
+        );
+        assert_eq!(spans.params_len(), 4);
+        assert_eq!(
+            spans.condition(3),
+            "((t.occurred_at >= $3::timestamptz AND t.occurred_at < $4::timestamptz) OR \
+             (t.occurred_at >= $5::timestamptz AND t.occurred_at < $6::timestamptz))"
+        );
+    }
+
+    #[test]
     fn the_aggregate_writes_one_value_per_metric_column_and_binds_its_width() {
-        let statement = aggregate_5m();
+        let start: DateTime<Utc> = "2026-11-26T12:00:00Z".parse().unwrap();
+        let statement = aggregate_5m(&Spans::new(&[start], FIVE_MINUTES));
         let select = &statement[statement.rfind("SELECT g.ws").unwrap()..];
         let select = &select[..select.find("FROM groups").unwrap()];
         // Top-level commas of the SELECT list separate its values.

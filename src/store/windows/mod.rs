@@ -14,6 +14,7 @@ mod close;
 mod mark;
 mod partitions;
 
+pub(crate) use close::Spans;
 pub use close::{CloseReport, close_due_windows, window_close_lag};
 pub(crate) use mark::mark_windows;
 pub use partitions::{PartitionReport, maintain_partitions};
