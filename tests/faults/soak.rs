@@ -94,11 +94,17 @@ async fn soak_steady_traffic_keeps_memory_connections_and_latency_flat() {
         let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
         let sampler = tokio::spawn(sample(handler.pid(), db.url(), samples.clone()));
         let timer_runs: Arc<Mutex<Vec<(Instant, Duration)>>> = Arc::default();
+        // Stopped between runs, never in the middle of one: a timer call cut off would
+        // keep its windows locked for a while and the final close would skip them.
+        let (stop_timer, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let timer = tokio::spawn({
             let (base, runs) = (handler.base(), timer_runs.clone());
             async move {
                 loop {
-                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(10)) => {}
+                        _ = &mut stopped => break,
+                    }
                     let run = Instant::now();
                     close_windows_at(&base, Utc::now()).await;
                     runs.lock().unwrap().push((run, run.elapsed()));
@@ -108,7 +114,8 @@ async fn soak_steady_traffic_keeps_memory_connections_and_latency_flat() {
         host.deliver(&traffic.partitions).await;
         let elapsed = started.elapsed();
         sampler.abort();
-        timer.abort();
+        let _ = stop_timer.send(());
+        timer.await.unwrap();
 
         let samples = samples.lock().unwrap().clone();
         let timer_runs = timer_runs.lock().unwrap().clone();
