@@ -7,7 +7,8 @@
 //!    NOTHING`, in id order so concurrent batches cannot deadlock), and the fingerprints
 //!    stored with the ids that were already there are read. [`ingest::settle`] decides
 //!    from that what each event is: new, a duplicate (counted) or a `duplicate_conflict`
-//!    reject. The new transactions go to `normalized_transactions`, and the rejects to
+//!    reject. The new transactions go to `normalized_transactions` by one binary `COPY`
+//!    (their ids are claimed, so none can conflict), and the rejects to
 //!    `rejected_events` (`ON CONFLICT (fingerprint) DO NOTHING`, so a redelivered batch
 //!    adds nothing).
 //!
@@ -17,7 +18,9 @@
 //! 3. Last in the transaction, the windows that received new transactions are marked
 //!    changed in `window_state` (see [`super::windows`]), counting late arrivals.
 //!
-//! Every step is one statement over arrays (`unnest`), never a round trip per event.
+//! Every other step is one statement over arrays (`unnest`), sent with its parameter
+//! types (`query_typed`: one round trip, no separate prepare), never a round trip per
+//! event.
 //!
 //! A batch the database refuses for a reason retrying cannot fix is split in halves,
 //! each half going through the same steps in its own transaction, down to single events;
@@ -28,7 +31,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use tokio_postgres::{Client, GenericClient};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, GenericClient, Transaction};
 
 use super::StoreError;
 use crate::ingest::{
@@ -258,9 +263,9 @@ async fn ensure_partitions(client: &Client, accepted: &[Accepted]) -> Result<(),
         return Ok(());
     }
     client
-        .execute(
+        .execute_typed(
             "SELECT paymetrics_ensure_partition(d) FROM unnest($1::date[]) AS d",
-            &[&days],
+            &[(&days, Type::DATE_ARRAY)],
         )
         .await
         .map_err(StoreError::query("creating day partitions"))?;
@@ -297,14 +302,19 @@ async fn claim_ids(
     let hashes: Vec<&[u8]> = accepted.iter().map(|a| a.fingerprint.as_slice()).collect();
     let times: Vec<DateTime<Utc>> = accepted.iter().map(|a| a.transaction.occurred_at).collect();
     let rows = client
-        .query(
+        .query_typed(
             "INSERT INTO transaction_ids (transaction_id, content_hash, occurred_at, first_seen_at)
              SELECT id, hash, at, $4
              FROM unnest($1::text[], $2::bytea[], $3::timestamptz[]) AS u(id, hash, at)
              ORDER BY id
              ON CONFLICT (transaction_id) DO NOTHING
              RETURNING transaction_id",
-            &[&ids, &hashes, &times, &now],
+            &[
+                (&ids, Type::TEXT_ARRAY),
+                (&hashes, Type::BYTEA_ARRAY),
+                (&times, Type::TIMESTAMPTZ_ARRAY),
+                (&now, Type::TIMESTAMPTZ),
+            ],
         )
         .await
         .map_err(StoreError::query("claiming transaction ids"))?;
@@ -319,83 +329,152 @@ async fn stored_fingerprints(
         return Ok(HashMap::new());
     }
     let rows = client
-        .query(
+        .query_typed(
             "SELECT transaction_id, content_hash FROM transaction_ids
              WHERE transaction_id = ANY($1::text[])",
-            &[&ids],
+            &[(&ids, Type::TEXT_ARRAY)],
         )
         .await
         .map_err(StoreError::query("reading stored fingerprints"))?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
+/// The columns of `normalized_transactions` a batch writes with `COPY`, in the order of
+/// [`TRANSACTION_COPY_TYPES`] and [`TransactionRow::values`].
+pub const TRANSACTION_COPY_COLUMNS: &str = "transaction_id, occurred_at, amount, currency, \
+     payment_type, status, merchant_id, merchant_category, customer_id, country, channel, \
+     decline_reason, is_fraud, partition_id, sequence_number, enqueued_at, source_format, mcc, \
+     ingested_at";
+
+/// The types of [`TRANSACTION_COPY_COLUMNS`], for a binary `COPY`.
+pub const TRANSACTION_COPY_TYPES: &[Type] = &[
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::NUMERIC,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::BOOL,
+    Type::TEXT,
+    Type::INT8,
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::INT2,
+    Type::TIMESTAMPTZ,
+];
+
+/// One accepted transaction as a row of [`TRANSACTION_COPY_COLUMNS`] (the benchmarks
+/// write the same rows with a plain `COPY` to compare against).
+pub struct TransactionRow<'a> {
+    id: &'a str,
+    occurred_at: DateTime<Utc>,
+    amount: Decimal,
+    currency: &'static str,
+    payment_type: &'static str,
+    status: &'static str,
+    merchant_id: &'a str,
+    merchant_category: Option<&'a str>,
+    customer_id: Option<&'a str>,
+    country: Option<&'static str>,
+    channel: Option<&'static str>,
+    decline_reason: Option<&'a str>,
+    is_fraud: bool,
+    partition_id: Option<&'a str>,
+    sequence_number: Option<i64>,
+    enqueued_at: Option<DateTime<Utc>>,
+    source_format: &'static str,
+    mcc: Option<i16>,
+    ingested_at: DateTime<Utc>,
+}
+
+impl<'a> TransactionRow<'a> {
+    /// The row of `accepted`, ingested at `now`.
+    pub fn new(accepted: &'a Accepted, now: DateTime<Utc>) -> Self {
+        let t = &accepted.transaction;
+        Self {
+            id: t.id.as_str(),
+            occurred_at: t.occurred_at,
+            amount: t.money.amount(),
+            currency: t.money.currency().code(),
+            payment_type: t.payment_type.as_str(),
+            status: t.status.as_str(),
+            merchant_id: t.merchant_id.as_str(),
+            merchant_category: t.merchant_category.as_ref().map(|l| l.as_str()),
+            customer_id: t.customer_id.as_ref().map(|l| l.as_str()),
+            country: t.country.as_ref().map(|c| c.as_str()),
+            channel: t.channel.map(|c| c.as_str()),
+            decline_reason: t.decline_reason.as_ref().map(|l| l.as_str()),
+            is_fraud: t.is_fraud,
+            partition_id: accepted.lineage.partition_id.as_deref(),
+            sequence_number: accepted.lineage.sequence_number,
+            enqueued_at: accepted.lineage.enqueued_at,
+            source_format: accepted.format.as_str(),
+            mcc: t.mcc.map(|m| m.code() as i16),
+            ingested_at: now,
+        }
+    }
+
+    /// Its values, typed as [`TRANSACTION_COPY_TYPES`].
+    pub fn values(&self) -> [&(dyn ToSql + Sync); 19] {
+        [
+            &self.id,
+            &self.occurred_at,
+            &self.amount,
+            &self.currency,
+            &self.payment_type,
+            &self.status,
+            &self.merchant_id,
+            &self.merchant_category,
+            &self.customer_id,
+            &self.country,
+            &self.channel,
+            &self.decline_reason,
+            &self.is_fraud,
+            &self.partition_id,
+            &self.sequence_number,
+            &self.enqueued_at,
+            &self.source_format,
+            &self.mcc,
+            &self.ingested_at,
+        ]
+    }
+}
+
+/// Writes the batch's new transactions with one binary `COPY`: their ids were just
+/// claimed in `transaction_ids` by this transaction, so no row can conflict, and COPY is
+/// the cheapest way into the table (no statement to plan, no arrays to unpack).
 async fn insert_transactions(
-    client: &impl GenericClient,
+    tx: &Transaction<'_>,
     fresh: &[Accepted],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     if fresh.is_empty() {
         return Ok(());
     }
-    let col = |f: fn(&Accepted) -> Option<&str>| fresh.iter().map(f).collect::<Vec<_>>();
-    let ids = col(|a| Some(a.transaction.id.as_str()));
-    let occurred: Vec<DateTime<Utc>> = fresh.iter().map(|a| a.transaction.occurred_at).collect();
-    let amounts: Vec<Decimal> = fresh.iter().map(|a| a.transaction.money.amount()).collect();
-    let currencies = col(|a| Some(a.transaction.money.currency().code()));
-    let payment_types = col(|a| Some(a.transaction.payment_type.as_str()));
-    let statuses = col(|a| Some(a.transaction.status.as_str()));
-    let merchants = col(|a| Some(a.transaction.merchant_id.as_str()));
-    let categories = col(|a| a.transaction.merchant_category.as_ref().map(|l| l.as_str()));
-    let customers = col(|a| a.transaction.customer_id.as_ref().map(|l| l.as_str()));
-    let countries = col(|a| a.transaction.country.as_ref().map(|c| c.as_str()));
-    let channels = col(|a| a.transaction.channel.map(|c| c.as_str()));
-    let declines = col(|a| a.transaction.decline_reason.as_ref().map(|l| l.as_str()));
-    let frauds: Vec<bool> = fresh.iter().map(|a| a.transaction.is_fraud).collect();
-    let partitions = col(|a| a.lineage.partition_id.as_deref());
-    let sequences: Vec<Option<i64>> = fresh.iter().map(|a| a.lineage.sequence_number).collect();
-    let enqueued: Vec<Option<DateTime<Utc>>> =
-        fresh.iter().map(|a| a.lineage.enqueued_at).collect();
-    let formats = col(|a| Some(a.format.as_str()));
-    let mccs: Vec<Option<i16>> = fresh
-        .iter()
-        .map(|a| a.transaction.mcc.map(|m| m.code() as i16))
-        .collect();
-    client
-        .execute(
-            "INSERT INTO normalized_transactions (
-                 transaction_id, occurred_at, amount, currency, payment_type, status,
-                 merchant_id, merchant_category, customer_id, country, channel,
-                 decline_reason, is_fraud, partition_id, sequence_number, enqueued_at,
-                 source_format, mcc, ingested_at)
-             SELECT u.*, $19
-             FROM unnest($1::text[], $2::timestamptz[], $3::numeric[], $4::text[], $5::text[],
-                         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                         $11::text[], $12::text[], $13::boolean[], $14::text[], $15::bigint[],
-                         $16::timestamptz[], $17::text[], $18::smallint[]) AS u",
-            &[
-                &ids,
-                &occurred,
-                &amounts,
-                &currencies,
-                &payment_types,
-                &statuses,
-                &merchants,
-                &categories,
-                &customers,
-                &countries,
-                &channels,
-                &declines,
-                &frauds,
-                &partitions,
-                &sequences,
-                &enqueued,
-                &formats,
-                &mccs,
-                &now,
-            ],
-        )
+    let context = "inserting normalized transactions";
+    let sink = tx
+        .copy_in(&format!(
+            "COPY normalized_transactions ({TRANSACTION_COPY_COLUMNS}) FROM STDIN (FORMAT binary)"
+        ))
         .await
-        .map_err(StoreError::query("inserting normalized transactions"))?;
+        .map_err(StoreError::query(context))?;
+    let writer = BinaryCopyInWriter::new(sink, TRANSACTION_COPY_TYPES);
+    let mut writer = std::pin::pin!(writer);
+    for accepted in fresh {
+        let row = TransactionRow::new(accepted, now);
+        writer
+            .as_mut()
+            .write(&row.values())
+            .await
+            .map_err(StoreError::query(context))?;
+    }
+    writer.finish().await.map_err(StoreError::query(context))?;
     Ok(())
 }
 
@@ -438,7 +517,7 @@ async fn insert_rejects(
         .collect();
     let fingerprints: Vec<&[u8]> = rows.iter().map(|(_, f)| f.as_slice()).collect();
     client
-        .execute(
+        .execute_typed(
             "INSERT INTO rejected_events (
                  reason, detail, raw, raw_encoding, transaction_id, partition_id, event_offset,
                  sequence_number, enqueued_at, batch_index, fingerprint, invocation_id, rejected_at)
@@ -448,19 +527,19 @@ async fn insert_rejects(
                          $11::bytea[]) AS u
              ON CONFLICT (fingerprint) DO NOTHING",
             &[
-                &reasons,
-                &details,
-                &raws,
-                &encodings,
-                &ids,
-                &partitions,
-                &offsets,
-                &sequences,
-                &enqueued,
-                &indexes,
-                &fingerprints,
-                &context.invocation_id,
-                &context.now,
+                (&reasons, Type::TEXT_ARRAY),
+                (&details, Type::TEXT_ARRAY),
+                (&raws, Type::TEXT_ARRAY),
+                (&encodings, Type::TEXT_ARRAY),
+                (&ids, Type::TEXT_ARRAY),
+                (&partitions, Type::TEXT_ARRAY),
+                (&offsets, Type::TEXT_ARRAY),
+                (&sequences, Type::INT8_ARRAY),
+                (&enqueued, Type::TIMESTAMPTZ_ARRAY),
+                (&indexes, Type::INT4_ARRAY),
+                (&fingerprints, Type::BYTEA_ARRAY),
+                (&context.invocation_id, Type::TEXT),
+                (&context.now, Type::TIMESTAMPTZ),
             ],
         )
         .await

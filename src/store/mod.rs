@@ -26,7 +26,10 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 
-pub use batches::{BatchContext, StoredBatch, store_batch, store_envelope_invalid};
+pub use batches::{
+    BatchContext, StoredBatch, TRANSACTION_COPY_COLUMNS, TRANSACTION_COPY_TYPES, TransactionRow,
+    store_batch, store_envelope_invalid,
+};
 pub use clusters::{ClusterReport, cluster_merchants};
 pub use config::{ConfigError, DatabaseSettings, DbAuth, DbTarget, Secret, SslMode};
 pub use health::{Activity, HealthFacts, health_facts};

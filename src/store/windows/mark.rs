@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::GenericClient;
+use tokio_postgres::types::Type;
 
 use super::width_param;
 use crate::engine::Window;
@@ -40,7 +41,7 @@ pub(crate) async fn mark_windows(
     let starts: Vec<DateTime<Utc>> = per_window.keys().map(|k| k.1).collect();
     let counts: Vec<i64> = per_window.values().copied().collect();
     let rows = client
-        .query(
+        .query_typed(
             "INSERT INTO window_state (width_seconds, window_start, window_end, events, changed_at)
              SELECT w, ws, ws + w * interval '1 second', n, $4
              FROM unnest($1::integer[], $2::timestamptz[], $3::bigint[]) AS u(w, ws, n)
@@ -52,7 +53,12 @@ pub(crate) async fn mark_windows(
                      + CASE WHEN window_state.closed_at IS NULL THEN 0 ELSE EXCLUDED.events END,
                  changed_at = EXCLUDED.changed_at
              RETURNING width_seconds, window_start, closed_at IS NOT NULL",
-            &[&widths_col, &starts, &counts, &now],
+            &[
+                (&widths_col, Type::INT4_ARRAY),
+                (&starts, Type::TIMESTAMPTZ_ARRAY),
+                (&counts, Type::INT8_ARRAY),
+                (&now, Type::TIMESTAMPTZ),
+            ],
         )
         .await
         .map_err(StoreError::query("marking changed windows"))?;
@@ -81,13 +87,18 @@ pub(crate) async fn mark_windows(
     let currencies: Vec<&str> = groups.keys().map(|k| k.2).collect();
     let counts: Vec<i64> = groups.values().copied().collect();
     client
-        .execute(
+        .execute_typed(
             "INSERT INTO late_events_5m (window_start, payment_type, currency, late_events)
              SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[])
              ORDER BY 1, 2, 3
              ON CONFLICT (window_start, payment_type, currency) DO UPDATE
              SET late_events = late_events_5m.late_events + EXCLUDED.late_events",
-            &[&starts, &types, &currencies, &counts],
+            &[
+                (&starts, Type::TIMESTAMPTZ_ARRAY),
+                (&types, Type::TEXT_ARRAY),
+                (&currencies, Type::TEXT_ARRAY),
+                (&counts, Type::INT8_ARRAY),
+            ],
         )
         .await
         .map_err(StoreError::query("counting late events"))?;
