@@ -21,6 +21,9 @@
 //! `PAYMETRICS_BENCH_KEEP_DB=1` keeps the database for `EXPLAIN (ANALYZE, BUFFERS)`.
 //! Prints the best of the rounds and the ratios; figures are in docs/BENCHMARKS.md.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -28,8 +31,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use deadpool_postgres::Object;
 use paymetrics::engine::{Rule, RuleSpec, WindowPolicy};
 use paymetrics::ingest::{self, IngestPolicy, Invocation};
-use paymetrics::store::{self, BatchContext, PoolSettings};
+use paymetrics::store::{self, BatchContext};
 use serde_json::json;
+use support::{Server, env_usize, ms};
 
 const BATCH: usize = 256;
 const HOURS: i64 = 12;
@@ -272,16 +276,6 @@ fn body(total: usize, first: usize, len: usize) -> Vec<u8> {
     .unwrap()
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().map_or(default, |v| {
-        v.parse().unwrap_or_else(|_| panic!("{name}: not a number"))
-    })
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 async fn ingest(conn: &mut Object, total: usize) {
     let policy = IngestPolicy::default();
     let context = BatchContext {
@@ -410,40 +404,13 @@ fn compile(rule: &BenchRule) -> Rule {
         .remove(0)
 }
 
-async fn bench(address: &str, admin: &tokio_postgres::Client) {
+async fn bench(server: &Server) {
     let total = env_usize("PAYMETRICS_BENCH_TRANSACTIONS", 200_000);
     let rounds = env_usize("PAYMETRICS_BENCH_ROUNDS", 3);
-    let name = format!("pm_bench_close_{}", std::process::id());
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let pool = store::pool(
-        &format!("postgres://postgres@{address}/{name}"),
-        PoolSettings {
-            max_size: 2,
-            timeout: Duration::from_secs(10),
-            statement_timeout: Duration::from_secs(600),
-            lock_timeout: Duration::from_secs(30),
-        },
-    )
-    .unwrap();
-    let mut conn = pool.get().await.unwrap();
-    store::migrate(&mut conn).await.unwrap();
-    for row in conn
-        .query(
-            "SELECT name, setting, coalesce(unit, '') FROM pg_settings
-             WHERE name IN ('shared_buffers', 'work_mem', 'fsync', 'synchronous_commit',
-                            'max_parallel_workers_per_gather', 'jit')
-             ORDER BY name",
-            &[],
-        )
-        .await
-        .unwrap()
-    {
-        let (n, s, u): (String, String, String) = (row.get(0), row.get(1), row.get(2));
-        println!("  {n} = {s} {u}");
-    }
+    let database = server.fresh_database("pm_bench_close", 0, 2).await;
+    let mut conn = database.pool.get().await.unwrap();
+    println!("machine: {}", support::machine());
+    println!("{}", server.describe().await);
     ingest(&mut conn, total).await;
 
     let compiled: Vec<Rule> = RULES.iter().map(compile).collect();
@@ -540,15 +507,7 @@ async fn bench(address: &str, admin: &tokio_postgres::Client) {
         (ms(best_all) - ms(best_close)) / RULES.len() as f64
     );
     drop(conn);
-    drop(pool);
-    if std::env::var_os("PAYMETRICS_BENCH_KEEP_DB").is_some() {
-        println!("kept database {name}");
-        return;
-    }
-    admin
-        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await
-        .unwrap();
+    server.drop_database(database).await;
 }
 
 async fn plain_rows_5m(conn: &Object) -> u64 {
@@ -561,15 +520,9 @@ async fn plain_rows_5m(conn: &Object) -> u64 {
 }
 
 async fn run() {
-    let address = std::env::var("PAYMETRICS_TEST_PG").unwrap_or_else(|_| "127.0.0.1:5432".into());
-    let admin = format!("postgres://postgres@{address}/postgres");
-    let Ok((client, connection)) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await
-    else {
-        println!("close: skipped, no PostgreSQL at {address}");
-        return;
-    };
-    tokio::spawn(connection);
-    bench(&address, &client).await;
+    if let Some(server) = Server::connect("close").await {
+        bench(&server).await;
+    }
 }
 
 fn main() {
