@@ -20,6 +20,11 @@ use paymetrics::settings::{DbAuth, EngineConfig, HandlerSettings, MigrateMode};
 use paymetrics::{store, telemetry};
 use tracing::{error, info};
 
+/// mimalloc keeps a batch's freed memory for the next one instead of returning it to the
+/// kernel after every invocation (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// paymetrics custom handler for Azure Functions.
 #[derive(Parser)]
 #[command(version = paymetrics::VERSION, about)]
