@@ -63,6 +63,11 @@ impl Server {
         .unwrap();
         let mut conn = pool.get().await.unwrap();
         store::migrate(&mut conn).await.unwrap();
+        // An experiment's schema change (an index dropped, a setting), applied to every
+        // database of the run alike: PAYMETRICS_BENCH_AFTER_MIGRATE="SQL".
+        if let Ok(sql) = std::env::var("PAYMETRICS_BENCH_AFTER_MIGRATE") {
+            conn.batch_execute(&sql).await.unwrap();
+        }
         drop(conn);
         Database { name, url, pool }
     }
