@@ -169,12 +169,9 @@ async fn load_history(conn: &Object, total: usize, window_transactions: usize) -
     while from < total {
         let until = (from + chunk).min(total);
         let at = first_at + TimeDelta::microseconds(step * from as i64);
-        conn.execute(
-            HISTORY_SQL,
-            &[&(from as i64), &(until as i64), &at, &step],
-        )
-        .await
-        .unwrap();
+        conn.execute(HISTORY_SQL, &[&(from as i64), &(until as i64), &at, &step])
+            .await
+            .unwrap();
         from = until;
     }
     // The id ledger, and the 5-minute windows as ingest marks them: changed, never closed.
