@@ -26,13 +26,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use deadpool_postgres::Object;
 use paymetrics::engine::{Rule, RuleSpec, WindowPolicy};
 use paymetrics::ingest::{self, IngestPolicy, Invocation};
 use paymetrics::store::{self, BatchContext};
-use serde_json::json;
 use support::{Server, env_usize, ms};
 
 const BATCH: usize = 256;
@@ -223,59 +221,6 @@ fn now() -> DateTime<Utc> {
     start() + TimeDelta::hours(HOURS) + TimeDelta::minutes(10)
 }
 
-/// A cheap, deterministic scramble of `n`, so amounts are not sorted by time.
-fn scramble(n: usize) -> usize {
-    (n.wrapping_mul(2_654_435_761) >> 7) & 0xff_ffff
-}
-
-fn body(total: usize, first: usize, len: usize) -> Vec<u8> {
-    let step = TimeDelta::hours(HOURS).num_microseconds().unwrap() / total as i64;
-    let events: Vec<String> = (first..first + len)
-        .map(|n| {
-            let h = scramble(n);
-            let currency = ["USD", "EUR", "JPY", "GBP"][n % 4];
-            let status = [
-                "approved", "approved", "approved", "declined", "refunded", "failed", "approved",
-                "pending",
-            ][h % 8];
-            let amount = if currency == "JPY" {
-                format!("{}", 100 + h % 90_000)
-            } else {
-                format!("{}.{:02}", 1 + h % 2_000, (h >> 11) % 100)
-            };
-            let payment_type = ["card", "ach", "wallet", "wire", "bnpl"][n % 5];
-            let category = ["grocery", "travel", "electronics", "fuel"][h % 4];
-            let country = ["US", "DE", "FR", "GB", "JP"][(h >> 5) % 5];
-            let channel = ["pos", "online", "mobile"][(h >> 2) % 3];
-            let occurred_at = start() + TimeDelta::microseconds(step * n as i64);
-            let event = json!({
-                "transaction_id": format!("close-{n:010}"),
-                "occurred_at": occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                "amount": amount,
-                "currency": currency,
-                "payment_type": payment_type,
-                "status": status,
-                "merchant_id": format!("m-{}", h % 997),
-                "merchant_category": category,
-                "customer_id": format!("c-{}", (h >> 3) % 50_000),
-                "country": country,
-                "channel": channel,
-                "is_fraud": h.is_multiple_of(97)
-            });
-            base64::engine::general_purpose::STANDARD.encode(event.to_string())
-        })
-        .collect();
-    let sequence: Vec<usize> = (first..first + len).collect();
-    serde_json::to_vec(&json!({
-        "Data": {"events": serde_json::to_string(&events).unwrap()},
-        "Metadata": {
-            "SequenceNumberArray": serde_json::to_string(&sequence).unwrap(),
-            "TriggerPartitionContext": {"PartitionId": "0"},
-        }
-    }))
-    .unwrap()
-}
-
 async fn ingest(conn: &mut Object, total: usize) {
     let policy = IngestPolicy::default();
     let context = BatchContext {
@@ -287,7 +232,13 @@ async fn ingest(conn: &mut Object, total: usize) {
     let mut first = 0;
     while first < total {
         let len = BATCH.min(total - first);
-        let invocation = Invocation::parse(&body(total, first, len)).unwrap();
+        let invocation = Invocation::parse(&support::close_body(
+            start(),
+            TimeDelta::hours(HOURS).num_microseconds().unwrap() / total as i64,
+            first,
+            len,
+        ))
+        .unwrap();
         let batch = ingest::prepare(invocation.events, now(), &policy);
         assert_eq!(batch.accepted.len(), len);
         store::store_batch(conn, batch, &context).await.unwrap();

@@ -398,13 +398,7 @@ async fn run() {
         Ok("dirty") => vec!["dirty"],
         _ => vec!["clean", "dirty"],
     };
-    let mut csv = std::env::var_os("PAYMETRICS_BENCH_CSV").map(|path| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap()
-    });
+    let mut csv = support::csv_appender();
     println!("machine: {}", support::machine());
     println!("{}", server.describe().await);
     println!(

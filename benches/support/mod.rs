@@ -4,8 +4,11 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
+use chrono::{DateTime, TimeDelta, Utc};
 use deadpool_postgres::Pool;
 use paymetrics::store::{self, PoolSettings};
+use serde_json::json;
 
 /// The server on `PAYMETRICS_TEST_PG` (default 127.0.0.1:5432), as user `postgres`.
 pub struct Server {
@@ -236,4 +239,70 @@ pub fn machine() -> String {
         "{cpus} CPUs ({model}), {:.0} GiB",
         mem_kb as f64 / 1024.0 / 1024.0
     )
+}
+
+/// `PAYMETRICS_BENCH_CSV`, opened for appending one line per result, when it is set.
+pub fn csv_appender() -> Option<std::fs::File> {
+    std::env::var_os("PAYMETRICS_BENCH_CSV").map(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap()
+    })
+}
+
+/// A cheap, deterministic scramble of `n`, so amounts are not sorted by time (the close
+/// growth bench's history SQL computes the same).
+pub fn scramble(n: usize) -> usize {
+    (n.wrapping_mul(2_654_435_761) >> 7) & 0xff_ffff
+}
+
+/// The close benches' host-shaped invocation of transactions `first..first + len`: the
+/// n-th at `start + n * step_us` microseconds, base64 bodies as `dataType: binary` sends.
+pub fn close_body(start: DateTime<Utc>, step_us: i64, first: usize, len: usize) -> Vec<u8> {
+    let events: Vec<String> = (first..first + len)
+        .map(|n| {
+            let h = scramble(n);
+            let currency = ["USD", "EUR", "JPY", "GBP"][n % 4];
+            let status = [
+                "approved", "approved", "approved", "declined", "refunded", "failed", "approved",
+                "pending",
+            ][h % 8];
+            let amount = if currency == "JPY" {
+                format!("{}", 100 + h % 90_000)
+            } else {
+                format!("{}.{:02}", 1 + h % 2_000, (h >> 11) % 100)
+            };
+            let payment_type = ["card", "ach", "wallet", "wire", "bnpl"][n % 5];
+            let category = ["grocery", "travel", "electronics", "fuel"][h % 4];
+            let country = ["US", "DE", "FR", "GB", "JP"][(h >> 5) % 5];
+            let channel = ["pos", "online", "mobile"][(h >> 2) % 3];
+            let occurred_at = start + TimeDelta::microseconds(step_us * n as i64);
+            let event = json!({
+                "transaction_id": format!("close-{n:010}"),
+                "occurred_at": occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "amount": amount,
+                "currency": currency,
+                "payment_type": payment_type,
+                "status": status,
+                "merchant_id": format!("m-{}", h % 997),
+                "merchant_category": category,
+                "customer_id": format!("c-{}", (h >> 3) % 50_000),
+                "country": country,
+                "channel": channel,
+                "is_fraud": h.is_multiple_of(97)
+            });
+            base64::engine::general_purpose::STANDARD.encode(event.to_string())
+        })
+        .collect();
+    let sequence: Vec<usize> = (first..first + len).collect();
+    serde_json::to_vec(&json!({
+        "Data": {"events": serde_json::to_string(&events).unwrap()},
+        "Metadata": {
+            "SequenceNumberArray": serde_json::to_string(&sequence).unwrap(),
+            "TriggerPartitionContext": {"PartitionId": "0"},
+        }
+    }))
+    .unwrap()
 }
