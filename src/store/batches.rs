@@ -15,6 +15,8 @@
 //!    A concurrent batch with the same id waits on the claim's row lock until the first
 //!    commits, then finds the id taken and its fingerprint stored: the first version wins
 //!    across batches as it does within one.
+//!    The part's new and duplicate transactions are added to its hour's row of
+//!    `ingest_counts` (the dashboard's ingest health).
 //! 3. Last in the transaction, the windows that received new transactions are marked
 //!    changed in `window_state` (see [`super::windows`]), counting late arrivals.
 //!
@@ -223,12 +225,27 @@ async fn store_part(
         accepted,
         mut rejected,
     } = batch;
+    // One invocation is one partition's batch.
+    let partition = accepted
+        .first()
+        .and_then(|a| a.lineage.partition_id.clone())
+        .unwrap_or_default();
     let claimed = claim(&tx, ingest::candidates(&accepted), context.now).await?;
     let settled = ingest::settle(accepted, &claimed);
     rejected.extend(settled.conflicts);
 
     insert_transactions(&tx, &settled.fresh, context.now).await?;
-    insert_rejects(&tx, &rejected, context).await?;
+    // Sent together: the driver pipelines them on the connection.
+    tokio::try_join!(
+        insert_rejects(&tx, &rejected, context),
+        count_ingest(
+            &tx,
+            &partition,
+            settled.fresh.len(),
+            settled.duplicates,
+            context.now
+        ),
+    )?;
     // Last, so the window rows stay locked only for the commit.
     let late =
         super::windows::mark_windows(&tx, &settled.fresh, &context.window_widths, context.now)
@@ -544,6 +561,39 @@ async fn insert_rejects(
         )
         .await
         .map_err(StoreError::query("inserting rejected events"))?;
+    Ok(())
+}
+
+/// Adds a part's new and duplicate transactions to `ingest_counts`, in the row of the
+/// handler's hour and the batch's partition.
+async fn count_ingest(
+    client: &impl GenericClient,
+    partition: &str,
+    accepted: usize,
+    duplicates: usize,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if accepted == 0 && duplicates == 0 {
+        return Ok(());
+    }
+    let accepted = i64::try_from(accepted).unwrap_or(i64::MAX);
+    let duplicates = i64::try_from(duplicates).unwrap_or(i64::MAX);
+    client
+        .execute_typed(
+            "INSERT INTO ingest_counts (hour, partition_id, accepted, duplicates)
+             VALUES (date_trunc('hour', $1, 'UTC'), $2, $3, $4)
+             ON CONFLICT (hour, partition_id) DO UPDATE
+             SET accepted = ingest_counts.accepted + EXCLUDED.accepted,
+                 duplicates = ingest_counts.duplicates + EXCLUDED.duplicates",
+            &[
+                (&now, Type::TIMESTAMPTZ),
+                (&partition, Type::TEXT),
+                (&accepted, Type::INT8),
+                (&duplicates, Type::INT8),
+            ],
+        )
+        .await
+        .map_err(StoreError::query("counting the batch in ingest_counts"))?;
     Ok(())
 }
 

@@ -201,6 +201,10 @@ pub const CONTRACT: &[(&str, &[&str])] = &[
             "computed_at",
         ],
     ),
+    (
+        "ingest_counts",
+        &["hour", "partition_id", "accepted", "duplicates"],
+    ),
 ];
 
 /// What [`verify`] found.

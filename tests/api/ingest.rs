@@ -104,6 +104,21 @@ async fn the_mixed_batch_yields_exactly_the_expected_rows_and_a_replay_changes_n
     assert_eq!(body["ReturnValue"]["accepted"], 0);
     assert_eq!(body["ReturnValue"]["duplicates"], 5);
     assert_eq!(snapshot(&db).await, before);
+
+    // The hour's ingest counts: the first delivery's 4 new and 1 duplicate, then the
+    // replay's 5 duplicates; its rejects are kept in rejected_events, not here.
+    let row = db
+        .query_one(
+            "SELECT bool_and(partition_id = '2'), sum(accepted)::bigint, sum(duplicates)::bigint,
+                    bool_and(hour = date_trunc('hour', hour, 'UTC')
+                             AND hour BETWEEN now() - interval '2 hours' AND now())
+             FROM ingest_counts",
+            &[],
+        )
+        .await
+        .unwrap();
+    let counted: (bool, i64, i64, bool) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!(counted, (true, 4, 6, true));
 }
 
 /// The mixed batch's legacy event: 2002 minor units of EUR, normalized.
