@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the release `handler`, without the simulator (`--no-default-features`: none of
 # its crates is compiled in), and writes the deployable Function App zip:
-#   host.json, EventHubTrigger/function.json, TimerTrigger/function.json,
-#   Health/function.json, handler (executable), migrations/, config/engine.yaml
+#   host.json, every function folder's function.json (EventHubTrigger, TimerTrigger,
+#   Health and the HTTP API's Metrics5m, RuleMetrics, Clusters, Dashboard), handler
+#   (executable), migrations/, config/engine.yaml
 # which is also exactly what `func azure functionapp publish` uploads from the repository
 # root (after `cp target/release/handler .`), since .funcignore excludes the rest.
 #
@@ -27,9 +28,11 @@ fi
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 cp host.json "$stage/"
-for function in EventHubTrigger TimerTrigger Health; do
+# A function folder is a directory at the root holding a function.json.
+for definition in */function.json; do
+  function="$(dirname "$definition")"
   mkdir -p "$stage/$function"
-  cp "$function/function.json" "$stage/$function/"
+  cp "$definition" "$stage/$function/"
 done
 cp "$binary" "$stage/handler"
 chmod 0755 "$stage/handler"

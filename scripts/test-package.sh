@@ -48,14 +48,13 @@ health_body="$(pwd)/tests/fixtures/health_invocation.json"
 mkdir "$work/app"
 (cd "$work/app" && unzip -q "$zip_file")
 
-for path in host.json EventHubTrigger/function.json TimerTrigger/function.json Health/function.json \
-            handler migrations/0001_initial_schema.sql config/engine.yaml; do
+for path in host.json */function.json handler migrations/0001_initial_schema.sql config/engine.yaml; do
   [ -f "$work/app/$path" ] || fail "$path is missing from the zip"
 done
 [ -x "$work/app/handler" ] || fail "handler lost its execute bit"
 unzip -Z "$zip_file" handler | grep -q '^-rwx' || fail "the zip entry for handler is not executable"
 unexpected="$(cd "$work/app" && find . -type f | sed 's|^\./||' \
-  | grep -v -E '^((EventHubTrigger|TimerTrigger|Health)/function\.json|host\.json|handler|migrations/[^/]+\.sql|config/engine\.yaml)$' || true)"
+  | grep -v -E '^([A-Za-z0-9]+/function\.json|host\.json|handler|migrations/[^/]+\.sql|config/engine\.yaml)$' || true)"
 [ -z "$unexpected" ] || fail "unexpected files in the zip: $unexpected"
 # Nothing the Functions host would not get from `func azure functionapp publish` either.
 while IFS= read -r pattern; do

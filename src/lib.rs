@@ -40,6 +40,7 @@ pub const VERSION: &str = concat!(
     env!("PAYMETRICS_BUILD_COMMIT")
 );
 
+pub mod dashboard;
 pub mod domain;
 pub mod engine;
 pub mod functions;

@@ -50,6 +50,18 @@ enum Command {
         /// Rows per table.
         #[arg(long, default_value_t = 20)]
         limit: i64,
+        /// Write the dashboard (the page `api/dashboard` serves) to this file instead.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// The dashboard's range start (RFC 3339; default: 3 hours before --to).
+        #[arg(long, requires = "html")]
+        from: Option<DateTime<Utc>>,
+        /// The dashboard's range end (RFC 3339; default: now).
+        #[arg(long, requires = "html")]
+        to: Option<DateTime<Utc>>,
+        /// The engine settings whose rules get a panel each.
+        #[arg(long, env = "PAYMETRICS_CONFIG", default_value = "config/engine.yaml")]
+        engine_config: PathBuf,
     },
     /// Compare payment_metrics_5m in a database with a run's --truth file.
     Check {
@@ -164,17 +176,65 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report {
             database_url,
             limit,
+            html: None,
+            ..
         } => {
             let client = connect(database_url).await?;
             print!("{}", report::report(&**client, limit).await?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report {
+            database_url,
+            html: Some(file),
+            from,
+            to,
+            engine_config,
+            ..
+        } => html_command(database_url, &file, from, to, &engine_config).await,
         Command::Check {
             truth,
             database_url,
         } => check_command(&truth, database_url).await,
         Command::Run(args) => run_command(*args).await,
     }
+}
+
+/// Writes the dashboard of `[from, to)` to `file`, as the `Dashboard` function serves it.
+async fn html_command(
+    database_url: String,
+    file: &Path,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    engine_config: &Path,
+) -> anyhow::Result<ExitCode> {
+    let engine = paymetrics::settings::EngineConfig::check_file(engine_config)?;
+    let mut query = Vec::new();
+    let (from, to) = (from.map(rfc3339), to.map(rfc3339));
+    if let Some(from) = &from {
+        query.push(("from", from.as_str()));
+    }
+    if let Some(to) = &to {
+        query.push(("to", to.as_str()));
+    }
+    let now = Utc::now();
+    let selection = paymetrics::functions::request::Request::with_query(query).selection(now)?;
+    let client = connect(database_url).await?;
+    let started = std::time::Instant::now();
+    let page = paymetrics::dashboard::build(&**client, selection, &engine, now, None).await?;
+    std::fs::write(file, &page).with_context(|| format!("writing {}", file.display()))?;
+    println!(
+        "wrote the dashboard of {} to {} to {} ({} bytes, {} ms)",
+        rfc3339(selection.from),
+        rfc3339(selection.to),
+        file.display(),
+        page.len(),
+        started.elapsed().as_millis()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 fn validate_command(config: &Path) -> anyhow::Result<ExitCode> {

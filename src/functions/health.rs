@@ -19,7 +19,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use super::responses::{ContentType, HealthOutputs, HttpResponse, InvocationResponse};
+use super::responses::{Headers, HttpOutputs, HttpResponse, InvocationResponse};
 use super::{AppState, error_chain};
 use crate::store::{self, HealthFacts};
 
@@ -29,7 +29,7 @@ pub const HEALTH_DATABASE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub(super) async fn invoke(
     State(state): State<AppState>,
-) -> Json<InvocationResponse<(), HealthOutputs>> {
+) -> Json<InvocationResponse<(), HttpOutputs>> {
     let facts = probe(&state, Utc::now()).await;
     let (status, body) = health_body(&facts);
     let summary = format!(
@@ -44,10 +44,10 @@ pub(super) async fn invoke(
         warn!("{summary}");
     }
     Json(InvocationResponse {
-        outputs: HealthOutputs {
+        outputs: HttpOutputs {
             res: HttpResponse {
                 body: body.to_string(),
-                headers: ContentType::JSON,
+                headers: Headers::JSON,
                 status_code: status,
             },
         },

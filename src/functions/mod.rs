@@ -8,11 +8,14 @@
 //! the function's retry policy, so transient failures answer 5xx and poison input answers
 //! 200 with the problem in `Logs` and the input quarantined. A schema older than this
 //! build needs is transient too (503, see [`SchemaGate`]). The HTTP-triggered `Health`
-//! answers 200 with the caller's status inside `Outputs.res`.
+//! answers 200 with the caller's status inside `Outputs.res`, and so do the HTTP API's
+//! functions (`api`), whose requests [`request`] parses.
 
+mod api;
 mod event_hub;
 mod health;
 mod middleware;
+pub mod request;
 pub mod responses;
 mod schema_gate;
 mod timer;
@@ -76,14 +79,19 @@ impl AppState {
 }
 
 /// The handler as the host sees it: `GET /` (readiness) and one `POST` per function
-/// folder (`/EventHubTrigger`, `/TimerTrigger`, `/Health`), each invocation inside the
+/// folder (`/EventHubTrigger`, `/TimerTrigger`, `/Health`, and the HTTP API's
+/// `/Metrics5m`, `/RuleMetrics`, `/Clusters`, `/Dashboard`), each invocation inside the
 /// middleware that gives it its span, trace context, timing and failure log.
 ///
 /// The handler binary serves this, and the tests drive it the same way.
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .route("/Clusters", post(api::clusters))
+        .route("/Dashboard", post(api::dashboard))
         .route("/EventHubTrigger", post(event_hub::invoke))
         .route("/Health", post(health::invoke))
+        .route("/Metrics5m", post(api::metrics_5m))
+        .route("/RuleMetrics", post(api::rule_metrics))
         .route("/TimerTrigger", post(timer::invoke))
         .route_layer(axum::middleware::from_fn(middleware::invocation))
         .route("/", get(ready))

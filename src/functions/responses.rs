@@ -84,9 +84,10 @@ pub struct TimerOutcome {
     pub windows_remaining: u64,
 }
 
-/// `Outputs` of `POST /Health`: the HTTP response the host hands to the caller.
+/// `Outputs` of an HTTP-triggered function (`Health`, `Metrics5m`, `RuleMetrics`,
+/// `Clusters`, `Dashboard`): the HTTP response the host hands to the caller.
 #[derive(Debug, Serialize)]
-pub struct HealthOutputs {
+pub struct HttpOutputs {
     /// The caller's response.
     pub res: HttpResponse,
 }
@@ -97,24 +98,40 @@ pub struct HttpResponse {
     /// The body, already serialized (the host passes it on as it is).
     pub body: String,
     /// Response headers.
-    pub headers: ContentType,
+    pub headers: Headers,
     /// The caller's status code.
     #[serde(rename = "statusCode")]
     pub status_code: u16,
 }
 
-/// The one header the handler's HTTP outputs carry.
+/// The headers of the handler's HTTP outputs (the host wants each value a string).
 #[derive(Debug, Serialize)]
-pub struct ContentType {
-    /// Always `application/json`.
+pub struct Headers {
+    /// `application/json`, or `text/html; charset=utf-8` for the dashboard.
     #[serde(rename = "Content-Type")]
     pub content_type: &'static str,
+    /// The dashboard's: nothing but itself and its inline styles may load.
+    #[serde(
+        rename = "Content-Security-Policy",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub content_security_policy: Option<&'static str>,
 }
 
-impl ContentType {
+impl Headers {
     /// `Content-Type: application/json`.
     pub const JSON: Self = Self {
         content_type: "application/json",
+        content_security_policy: None,
+    };
+
+    /// A self-contained HTML page: no script, no request to anywhere but its own origin.
+    pub const HTML: Self = Self {
+        content_type: "text/html; charset=utf-8",
+        content_security_policy: Some(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+             form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
     };
 }
 
@@ -198,10 +215,10 @@ mod tests {
     #[test]
     fn the_health_outputs_and_a_failure_keep_their_shape() {
         let health = InvocationResponse {
-            outputs: HealthOutputs {
+            outputs: HttpOutputs {
                 res: HttpResponse {
                     body: "{}".into(),
-                    headers: ContentType::JSON,
+                    headers: Headers::JSON,
                     status_code: 503,
                 },
             },

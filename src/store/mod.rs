@@ -2,7 +2,8 @@
 //! (`config`), how connections are made (`connect`), the pool, schema migrations, the
 //! batch writer, window marking, closing and partitions (`windows`), rule metrics rendered
 //! from the engine's typed plan (`rules`), merchant segmentation runs (`clusters`), the
-//! quarantine's retention (`rejects`) and what the Health function reads.
+//! quarantine's retention (`rejects`), what the Health function reads, and what the HTTP
+//! API and the dashboard read (`views`).
 //!
 //! `store` depends on `engine` and `ingest` (the types it persists), never on `settings`:
 //! settings parse the environment into the types defined here.
@@ -19,6 +20,7 @@ mod migrations;
 mod reads;
 mod rejects;
 mod rules;
+mod views;
 mod windows;
 
 use std::time::Duration;
@@ -41,6 +43,10 @@ pub use reads::{ReportTable, closed_5m_windows, metrics_5m_rows, report_tables};
 pub use rejects::{
     PURGE_BATCH, PURGE_STATEMENTS, PurgeReport, RedriveFilter, RedriveReport,
     purge_rejected_events, redrive,
+};
+pub use views::{
+    Centroid, ClusterRun, DashboardData, IngestHour, Member, Metrics5mRow, Point, Revision,
+    RuleMetricRow, Selection, Share, dashboard_data, latest_cluster_run, metrics_5m, rule_metrics,
 };
 pub use windows::{
     CloseReport, PartitionReport, close_due_windows, maintain_partitions, window_close_lag,
