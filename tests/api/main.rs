@@ -4,6 +4,7 @@ mod clusters;
 mod expand_only;
 mod health;
 mod helpers;
+mod http_api;
 mod ingest;
 mod migrations;
 mod poison;
