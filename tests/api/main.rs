@@ -7,6 +7,7 @@ mod helpers;
 mod http_api;
 mod ingest;
 mod migrations;
+mod openapi;
 mod poison;
 #[path = "../support/private_pg.rs"]
 mod private_pg;
