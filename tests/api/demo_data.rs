@@ -48,9 +48,9 @@ pub struct Demo {
 /// `hours` of traffic ending now at about one transaction a second (86,400 for a day,
 /// plus faults), the spike about two hours before now, all windows closed.
 ///
-/// In a debug build on a 2-core machine shared with other builds, `demo(24)` takes 20 to
-/// 35 s (about 87,000 transactions, 850 rejects) and `demo(6)` about 13 s; most of it is
-/// the handler storing the batches and the 48 timer runs of a day.
+/// In a debug build on a 2-core machine shared with other builds, `demo(24)` took 20 to
+/// 43 s (about 87,000 transactions, 850 rejects) and `demo(6)` about 13 s; nearly all of
+/// it is the debug handler storing the batches (the 48 timer runs of a day took 4 s).
 pub async fn demo(hours: i64) -> Demo {
     assert!(
         hours >= 3,
