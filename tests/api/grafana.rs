@@ -503,6 +503,10 @@ fn the_grafana_expander_writes_what_grafana_writes() {
          AND e >= 1795600800 AND e <= 1795609800 AND t < '2026-11-25T12:30:00.125Z' \
          AND t > '2026-11-25T10:00:00Z'"
     );
+    assert_eq!(
+        expand("SELECT $__timeEpoch(t) FROM x", from, to, &values).unwrap(),
+        "SELECT extract(epoch from t) as \"time\" FROM x"
+    );
     // The pre-5.3 form: $__timeGroup directly followed by a comma gets the alias.
     assert_eq!(
         expand("SELECT $__timeGroup(t, '30s'), v", from, to, &values).unwrap(),
