@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestDb, batch};
 
-/// Simulated seconds between timer runs while the traffic is sent. The timer closes
+/// Event time between timer runs while the traffic is sent. The timer closes
 /// everything sent so far, so late events and out-of-order ones sent after a run reopen
 /// windows it closed: those windows get revision 2 and late_events, as in production,
 /// where the timer runs while traffic arrives. (One close after the whole backfill would
@@ -99,7 +99,7 @@ fn scenario(from: DateTime<Utc>, to: DateTime<Utc>) -> Scenario {
     s
 }
 
-/// The spike's events in the canonical format, spread over the first 150 s of its window.
+/// The spike's events in the canonical format, one a second from the window's start.
 fn spike_events(spike: &Spike) -> Vec<Value> {
     (0..spike.count)
         .map(|i| {
