@@ -173,6 +173,25 @@ impl TestApp {
     pub async fn invoke_fixture(&self, name: &str) -> (u16, Value) {
         self.invoke(fixture(name)).await
     }
+
+    /// POSTs the host's timer invocation (`timer_invocation.json`) to `/TimerTrigger` and
+    /// returns the answer, which must be 200.
+    pub async fn run_timer(&self) -> Value {
+        self.run_timer_with(fixture("timer_invocation.json")).await
+    }
+
+    /// POSTs `body` to `/TimerTrigger` and returns the answer, which must be 200.
+    pub async fn run_timer_with(&self, body: String) -> Value {
+        let response = self
+            .http
+            .post(format!("http://{}/TimerTrigger", self.address))
+            .body(body)
+            .send()
+            .await
+            .expect("the handler answers");
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
 }
 
 pub fn fixture(name: &str) -> String {

@@ -1,7 +1,9 @@
 //! Integration tests against a real PostgreSQL, one fresh database per test.
 
 mod clusters;
+mod demo_data;
 mod expand_only;
+mod grafana;
 mod health;
 mod helpers;
 mod http_api;
