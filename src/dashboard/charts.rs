@@ -104,7 +104,9 @@ pub fn time_series(
     }
     let top = match scale {
         Scale::Percent => 1.0,
-        _ => points.iter().map(|p| p.value).fold(0.0, f64::max).max(1.0) * 1.1,
+        // Whole-number ticks even when there is next to nothing to count.
+        Scale::Count => points.iter().map(|p| p.value).fold(0.0, f64::max).max(4.0) * 1.1,
+        Scale::Number => points.iter().map(|p| p.value).fold(0.0, f64::max).max(1.0) * 1.1,
     };
     draw(|root| {
         let mut chart = ChartBuilder::on(root)
@@ -135,7 +137,12 @@ pub fn time_series(
         if !series.is_empty() {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
+                // Rates sit near the top; their legend goes below them.
+                .position(if scale == Scale::Percent {
+                    SeriesLabelPosition::LowerRight
+                } else {
+                    SeriesLabelPosition::UpperRight
+                })
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(200, 200, 200))
                 .label_font((FONT, 12))
@@ -231,25 +238,34 @@ pub fn hourly(hours: &[HourBars], names: &[String]) -> String {
             .y_label_area_size(56)
             .build_cartesian_2d(0.0..n as f64, 0.0..top)
             .map_err(|e| e.to_string())?;
-        let labels: Vec<String> = hours
-            .iter()
-            .map(|(h, _)| h.format("%m-%d %H:00").to_string())
-            .collect();
         chart
             .configure_mesh()
             .disable_x_mesh()
             .light_line_style(WHITE)
             .bold_line_style(RGBColor(225, 225, 225))
-            .x_labels(n.min(8))
-            .x_label_formatter(&|x| {
-                let i = x.floor() as usize;
-                labels.get(i).cloned().unwrap_or_default()
-            })
+            .x_labels(0)
             .y_labels(5)
             .y_label_formatter(&|v| Scale::Count.format(*v))
             .label_style((FONT, 12))
             .draw()
             .map_err(|e| e.to_string())?;
+        // Each hour's label under the middle of its group, at most 8 of them.
+        let every = n.div_ceil(8);
+        let area = chart.plotting_area();
+        let root = area.strip_coord_spec();
+        let offset = root.get_base_pixel();
+        let style = TextStyle::from((FONT, 12).into_font())
+            .pos(Pos::new(HPos::Center, VPos::Top))
+            .color(&BLACK);
+        for (i, (hour, _)) in hours.iter().enumerate().step_by(every) {
+            let (x, y) = area.map_coordinate(&(i as f64 + 0.5, 0.0));
+            root.draw_text(
+                &hour.format("%m-%d %H:00").to_string(),
+                &style,
+                (x - offset.0, y - offset.1 + 6),
+            )
+            .map_err(|e| e.to_string())?;
+        }
         for (s, name) in names.iter().enumerate() {
             let fill = series_colour(name, s);
             let bars: Vec<Rectangle<(f64, f64)>> = hours

@@ -129,7 +129,7 @@ pub fn render(data: &DashboardData, page: &Page<'_>) -> String {
             .unwrap_or_default(),
         page.now.format("%H:%M:%S"),
     );
-    picker(&mut html, data, page);
+    picker(&mut html, page);
     html.push_str("</header><main>");
 
     let total: f64 = data.volume.iter().map(|p| p.value).sum();
@@ -209,7 +209,7 @@ fn ratio(count: i64, total: i64) -> f64 {
 
 /// The time-range picker (links, each ending now) and the filters (a GET form, which
 /// keeps the range and the function key).
-fn picker(html: &mut String, data: &DashboardData, page: &Page<'_>) {
+fn picker(html: &mut String, page: &Page<'_>) {
     let s = &page.selection;
     html.push_str("<nav class=\"picker\" aria-label=\"time range\">");
     for (label, span) in RANGES {
@@ -278,7 +278,6 @@ fn picker(html: &mut String, data: &DashboardData, page: &Page<'_>) {
     if let Some(c) = s.currency {
         currencies.insert(c.code().to_owned());
     }
-    currencies.extend(data.revisions.iter().map(|r| r.currency.clone()));
     let currencies: Vec<&str> = currencies.iter().map(String::as_str).collect();
     select(
         html,
@@ -404,25 +403,18 @@ fn revisions(html: &mut String, data: &DashboardData, page: &Page<'_>) {
             series: "late events".to_owned(),
             value: r.late_events as f64,
         })
-        .fold(Vec::<Point>::new(), |mut acc, p| {
-            match acc.last_mut() {
-                Some(last) if last.at == p.at => last.value += p.value,
-                _ => acc.push(p),
-            }
-            acc
-        });
+        .collect();
     let mut table = String::from(
-        "<table class=\"data\"><thead><tr><th>window (UTC)</th><th>type</th><th>currency</th>\
-         <th>late events</th><th>revision</th><th>last closed (UTC)</th></tr></thead><tbody>",
+        "<table class=\"data\"><thead><tr><th>window (UTC)</th><th>late events</th>\
+         <th>rows with late data</th><th>revision</th><th>last computed (UTC)</th></tr></thead><tbody>",
     );
     for r in &data.revisions {
         let _ = write!(
             table,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             r.window_start.format("%Y-%m-%d %H:%M"),
-            escape(&r.payment_type),
-            escape(&r.currency),
             r.late_events,
+            r.rows_with_late_data,
             r.revision,
             r.closed_at.format("%Y-%m-%d %H:%M:%S")
         );

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound as _, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Currency, PaymentType};
@@ -108,7 +108,8 @@ impl Request {
     /// # Errors
     /// [`BadParameter`] naming `from` or `to`.
     pub fn range(&self, now: DateTime<Utc>) -> Result<TimeRange, BadParameter> {
-        let to = self.time("to")?.unwrap_or(now);
+        // Whole seconds, so a default range reads as one.
+        let to = self.time("to")?.unwrap_or_else(|| now.trunc_subsecs(0));
         let from = self.time("from")?.unwrap_or(to - DEFAULT_RANGE);
         if from >= to {
             return Err(BadParameter {

@@ -349,18 +349,18 @@ pub struct Share {
     pub total: i64,
 }
 
-/// A window revised by late data.
-#[allow(
-    missing_docs,
-    reason = "the fields are the columns of the table, described in docs/API.md"
-)]
+/// A 5-minute window recomputed for late data (all its rows are recomputed together).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revision {
+    /// The window's start.
     pub window_start: DateTime<Utc>,
-    pub payment_type: String,
-    pub currency: String,
+    /// Late transactions in the window, over the selected types and currencies.
     pub late_events: i64,
+    /// Times the window was computed.
     pub revision: i32,
+    /// Payment type and currency rows of the window that received late transactions.
+    pub rows_with_late_data: i64,
+    /// When it was last computed.
     pub closed_at: DateTime<Utc>,
 }
 
@@ -389,7 +389,7 @@ pub struct DashboardData {
     pub decline_rate_by_category: Vec<Share>,
     /// Declines per reason, largest first (`total` is all declines).
     pub declines_by_reason: Vec<Share>,
-    /// Windows recomputed for late data, by window.
+    /// Windows recomputed for late data, in window order.
     pub revisions: Vec<Revision>,
     /// Rule values by rule name; each point's series is the group.
     pub rules: BTreeMap<String, Vec<Point>>,
@@ -538,12 +538,13 @@ async fn revised_windows(
 ) -> Result<Vec<Revision>, StoreError> {
     Ok(client
         .query_typed(
-            "SELECT window_start, payment_type, currency, late_events, revision, closed_at
+            "SELECT window_start, sum(late_events)::bigint, max(revision),
+                    count(*) FILTER (WHERE late_events > 0), max(closed_at)
              FROM payment_metrics_5m
              WHERE window_start >= $1 AND window_start < $2 AND revision > 1
                AND ($3::text IS NULL OR payment_type = $3)
                AND ($4::text IS NULL OR currency = $4)
-             ORDER BY window_start, payment_type, currency",
+             GROUP BY window_start ORDER BY window_start",
             &bound.params(),
         )
         .await
@@ -551,11 +552,10 @@ async fn revised_windows(
         .iter()
         .map(|r| Revision {
             window_start: r.get(0),
-            payment_type: r.get(1),
-            currency: r.get(2),
-            late_events: r.get(3),
-            revision: r.get(4),
-            closed_at: r.get(5),
+            late_events: r.get(1),
+            revision: r.get(2),
+            rows_with_late_data: r.get(3),
+            closed_at: r.get(4),
         })
         .collect())
 }

@@ -560,7 +560,7 @@ fn the_grafana_expander_writes_what_grafana_writes() {
 #[tokio::test]
 async fn every_grafana_panel_query_returns_rows_on_demo_data() {
     let dashboard = dashboard();
-    let demo = demo(24).await;
+    let demo = demo(6).await;
     let (from, to) = (demo.from, demo.to);
     let db = demo.app.db.connect().await;
     let no_values = BTreeMap::new();

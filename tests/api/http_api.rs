@@ -78,7 +78,7 @@ fn event(id: usize, minute: u32, kind: &str, currency: &str, status: &str, amoun
         "transaction_id": format!("api-{id:04}"),
         "occurred_at": format!("2026-11-25T09:{minute:02}:00Z"),
         "amount": amount, "currency": currency, "payment_type": kind, "status": status,
-        "merchant_id": format!("m-{}", id % 5), "merchant_category": if id % 3 == 0 { "grocery" } else { "electronics" },
+        "merchant_id": format!("m-{}", id % 5), "merchant_category": if id.is_multiple_of(3) { "grocery" } else { "electronics" },
         "customer_id": format!("c-{}", id % 7), "country": "GB",
         "decline_reason": if status == "declined" { Some("insufficient_funds") } else { None }
     })

@@ -40,7 +40,11 @@ fn http_functions() -> Vec<(String, String, BTreeSet<String>)> {
             .iter()
             .map(|m| m.as_str().unwrap().to_ascii_lowercase())
             .collect();
-        found.push((folder, trigger["route"].as_str().unwrap().to_owned(), methods));
+        found.push((
+            folder,
+            trigger["route"].as_str().unwrap().to_owned(),
+            methods,
+        ));
     }
     found.sort();
     found
@@ -127,8 +131,10 @@ async fn each_operation_accepts_exactly_its_documented_query_parameters() {
             let folder = folder.clone();
             let route_values = route_values.clone();
             async move {
-                let query: serde_json::Map<String, Value> =
-                    query.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+                let query: serde_json::Map<String, Value> = query
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect();
                 let envelope = json!({"Data": {"req": {"Method": "GET", "Query": query,
                     "Headers": {}, "Params": route_values}}, "Metadata": {}});
                 let answer: Value = app
@@ -187,8 +193,12 @@ async fn the_row_schemas_are_the_tables_columns() {
             .map(|r| r.get(0))
             .collect();
         let schema = &doc["components"]["schemas"][schema];
-        let properties: BTreeSet<String> =
-            schema["properties"].as_object().unwrap().keys().cloned().collect();
+        let properties: BTreeSet<String> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         let required: BTreeSet<String> = schema["required"]
             .as_array()
             .unwrap()
@@ -196,8 +206,7 @@ async fn the_row_schemas_are_the_tables_columns() {
             .map(|v| v.as_str().unwrap().to_owned())
             .collect();
         // dynamic_metrics' rule_name is the operation's `rule`, not a row field.
-        let expected: BTreeSet<String> =
-            columns.into_iter().filter(|c| c != "rule_name").collect();
+        let expected: BTreeSet<String> = columns.into_iter().filter(|c| c != "rule_name").collect();
         assert_eq!(properties, expected, "{table}");
         assert_eq!(required, expected, "{table}");
     }
