@@ -228,6 +228,18 @@ fn exported() -> tracing_subscriber::filter::Targets {
     )
 }
 
+/// The name of the Application Insights custom event of an alert transition.
+pub const ALERT_EVENT: &str = "PaymetricsAlert";
+
+/// Records an Application Insights custom event (`customEvents`, named `name`, the
+/// attributes as `customDimensions`) on the current span: the exporter turns a span
+/// event named `ai.custom` with `ai.customEvent.name` into one.
+pub fn custom_event(name: &'static str, mut attributes: Vec<opentelemetry::KeyValue>) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    attributes.push(opentelemetry::KeyValue::new("ai.customEvent.name", name));
+    tracing::Span::current().add_event("ai.custom", attributes);
+}
+
 /// The instruments operators read, from the global meter (no-ops without an exporter).
 pub mod metrics {
     use std::sync::OnceLock;
@@ -261,6 +273,10 @@ pub mod metrics {
         pub late_events: Counter<u64>,
         /// Rule evaluations (one per rule and chunk of windows).
         pub rules_evaluated: Counter<u64>,
+        /// Alerts fired, by `alert` and `severity`.
+        pub alerts_fired: Counter<u64>,
+        /// Alerts resolved, by `alert`.
+        pub alerts_resolved: Counter<u64>,
         /// Simulator: events delivered.
         pub simulator_sent: Counter<u64>,
         /// Simulator: attempts retried.
@@ -297,6 +313,8 @@ pub mod metrics {
                     .with_unit("s")
                     .build(),
                 windows_closed: meter.u64_counter("paymetrics.windows.closed").build(),
+                alerts_fired: meter.u64_counter("paymetrics.alerts.fired").build(),
+                alerts_resolved: meter.u64_counter("paymetrics.alerts.resolved").build(),
                 windows_recomputed: meter.u64_counter("paymetrics.windows.recomputed").build(),
                 late_events: meter.u64_counter("paymetrics.events.late").build(),
                 rules_evaluated: meter.u64_counter("paymetrics.rules.evaluated").build(),

@@ -131,6 +131,7 @@ pub fn render(data: &DashboardData, page: &Page<'_>) -> String {
     );
     picker(&mut html, page);
     html.push_str("</header><main>");
+    alerts(&mut html, data);
 
     let total: f64 = data.volume.iter().map(|p| p.value).sum();
     panel(
@@ -197,6 +198,72 @@ fn declines(html: &mut String, data: &DashboardData, s: &Selection) {
         &charts::bars(&reasons, Scale::Count, true),
         &share_table(&data.declines_by_reason, "declines", "all declines"),
     );
+}
+
+/// Alerts firing now (highlighted) and those resolved in the range: a list, no chart.
+fn alerts(html: &mut String, data: &DashboardData) {
+    let firing = data.alerts.iter().filter(|a| a.state == "firing").count();
+    let _ = write!(
+        html,
+        "<section class=\"panel alerts\" id=\"panel-alerts\"><h2>Alerts</h2><p class=\"note\">{firing} \
+         firing, {} resolved in the range</p>",
+        data.alerts.len() - firing
+    );
+    if data.alerts.is_empty() {
+        html.push_str("<p>No alert fired in the range.</p></section>");
+        return;
+    }
+    html.push_str(
+        "<table class=\"data\"><thead><tr><th>alert</th><th>state</th><th>severity</th><th>group</th>\
+         <th>windows (UTC)</th><th>value</th><th>baseline</th><th>fired</th><th>resolved</th></tr></thead><tbody>",
+    );
+    for a in &data.alerts {
+        let group = a
+            .group_key
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}={}",
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let _ = write!(
+            html,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} to {}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&a.state),
+            escape(&a.alert),
+            escape(&a.state),
+            a.severity,
+            escape(&group),
+            a.first_window.format("%m-%d %H:%M"),
+            a.last_window.format("%H:%M"),
+            a.value.as_deref().map(round).unwrap_or_default(),
+            a.baseline.as_deref().map(round).unwrap_or_default(),
+            a.fired_at.format("%m-%d %H:%M"),
+            a.resolved_at
+                .map(|t| t.format("%m-%d %H:%M").to_string())
+                .unwrap_or_default(),
+        );
+    }
+    html.push_str("</tbody></table></section>");
+}
+
+/// A decimal's text with at most 4 decimals, for reading.
+fn round(text: &str) -> String {
+    match text.parse::<f64>() {
+        Ok(v) => {
+            let fixed = format!("{v:.4}");
+            fixed.trim_end_matches('0').trim_end_matches('.').to_owned()
+        }
+        Err(_) => escape(text),
+    }
 }
 
 fn ratio(count: i64, total: i64) -> f64 {
@@ -640,6 +707,7 @@ color:#0057a8;text-decoration:none;font-size:13px}\
 .picker a[aria-current]{background:#0057a8;color:#fff;border-color:#0057a8}\
 .filters{font-size:13px}.filters label{margin-right:10px}\
 main{display:grid;grid-template-columns:repeat(auto-fill,minmax(660px,1fr));gap:14px;padding:14px 20px}\
+.alerts{grid-column:1/-1}tr.firing td{background:#fde8e8;font-weight:600}\
 .panel{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 10px 6px}\
 .chart svg{max-width:100%;height:auto}\
 details{font-size:12px}table.data{border-collapse:collapse;margin:6px 0;max-height:240px}\

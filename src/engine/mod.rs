@@ -5,6 +5,7 @@
 //! and merchant segmentation (`clustering`). [`crate::store`] turns the plans into SQL
 //! and runs them.
 
+pub mod alerts;
 pub mod clustering;
 pub mod metrics;
 pub mod retention;

@@ -234,6 +234,39 @@ async fn read_clusters(
     Ok((to_json(&ClustersBody { run }), Headers::JSON, summary))
 }
 
+/// `GET api/alerts?from`: alerts firing now, and those resolved since `from` (default
+/// the last 24 hours), firing first, then the most recently fired.
+#[derive(Serialize)]
+struct AlertsBody {
+    from: String,
+    firing: usize,
+    alerts: Vec<store::AlertRow>,
+}
+
+pub(super) async fn alerts(State(state): State<AppState>, body: Bytes) -> Answer {
+    answer("Alerts", read_alerts(&state, &body, Utc::now()).await)
+}
+
+async fn read_alerts(
+    state: &AppState,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(String, Headers, String), Refusal> {
+    let request = Request::from_invocation(body)?;
+    request.only(&["from"])?;
+    let from = request.since(now, chrono::TimeDelta::hours(24))?;
+    let client = state.client().await?;
+    let alerts = store::recent_alerts(&**client, from).await?;
+    let firing = alerts.iter().filter(|a| a.state == "firing").count();
+    let summary = format!("{firing} firing, {} in all", alerts.len());
+    let body = AlertsBody {
+        from: rfc3339(from),
+        firing,
+        alerts,
+    };
+    Ok((to_json(&body), Headers::JSON, summary))
+}
+
 /// `GET api/dashboard?from&to&payment_type&currency`: the HTML page.
 pub(super) async fn dashboard(State(state): State<AppState>, body: Bytes) -> Answer {
     answer("Dashboard", read_dashboard(&state, &body, Utc::now()).await)

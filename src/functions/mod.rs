@@ -80,12 +80,13 @@ impl AppState {
 
 /// The handler as the host sees it: `GET /` (readiness) and one `POST` per function
 /// folder (`/EventHubTrigger`, `/TimerTrigger`, `/Health`, and the HTTP API's
-/// `/Metrics5m`, `/RuleMetrics`, `/Clusters`, `/Dashboard`), each invocation inside the
+/// `/Metrics5m`, `/RuleMetrics`, `/Clusters`, `/Alerts`, `/Dashboard`), each invocation inside the
 /// middleware that gives it its span, trace context, timing and failure log.
 ///
 /// The handler binary serves this, and the tests drive it the same way.
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .route("/Alerts", post(api::alerts))
         .route("/Clusters", post(api::clusters))
         .route("/Dashboard", post(api::dashboard))
         .route("/EventHubTrigger", post(event_hub::invoke))

@@ -132,6 +132,28 @@ impl Request {
         Ok(TimeRange { from, to })
     }
 
+    /// `from` alone (RFC 3339, not after `now`), by default `default` before `now`.
+    ///
+    /// # Errors
+    /// [`BadParameter`] naming `from`.
+    pub fn since(
+        &self,
+        now: DateTime<Utc>,
+        default: TimeDelta,
+    ) -> Result<DateTime<Utc>, BadParameter> {
+        let from = self
+            .time("from")?
+            .unwrap_or_else(|| now.trunc_subsecs(0) - default);
+        if from > now {
+            return Err(BadParameter {
+                parameter: "from".to_owned(),
+                expected: format!("a time before now ({})", rfc3339(now)),
+                got: Some(rfc3339(from)),
+            });
+        }
+        Ok(from)
+    }
+
     /// The range and the `payment_type` and `currency` filters.
     ///
     /// # Errors

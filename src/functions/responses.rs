@@ -58,6 +58,10 @@ pub struct BatchOutcome {
 /// `ReturnValue` of `POST /TimerTrigger`: what the run closed, cleaned up and clustered.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimerOutcome {
+    /// Alerts that fired in this run (`metric_alerts`).
+    pub alerts_fired: usize,
+    /// Alerts that resolved in this run.
+    pub alerts_resolved: usize,
     /// The run's cluster run, when merchants were clustered.
     pub cluster_run_id: Option<i64>,
     /// The host missed scheduled runs before this one.

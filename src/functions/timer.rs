@@ -10,6 +10,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use opentelemetry::KeyValue;
 use serde_json::Value;
 use tracing::{info, warn};
 
@@ -81,6 +82,9 @@ pub(super) async fn invoke(
     let partitions = store::maintain_partitions(&mut client, now, &engine.retention).await?;
     let report = store::close_due_windows(&mut client, now, &engine.windows, &engine.rules).await?;
     let clusters = store::cluster_merchants(&mut client, now, &engine.clustering).await?;
+    // After the windows and rules are written: judge what this run wrote.
+    let transitions = store::evaluate_alerts(&mut client, &engine.alerts, now).await?;
+    let alert_logs = tell(&transitions);
     let purge =
         store::purge_rejected_events(&**client, now, engine.retention.rejected_events).await?;
     let lag =
@@ -105,6 +109,7 @@ pub(super) async fn invoke(
         "{summary}"
     );
     let mut logs = vec![summary];
+    logs.extend(alert_logs);
     if invocation.is_past_due {
         logs.push("the timer was past due".into());
     }
@@ -128,6 +133,8 @@ pub(super) async fn invoke(
     Ok(Json(InvocationResponse::new(
         logs,
         TimerOutcome {
+            alerts_fired: transitions.iter().filter(|t| t.state == "fired").count(),
+            alerts_resolved: transitions.iter().filter(|t| t.state == "resolved").count(),
             cluster_run_id: clusters.run_id,
             is_past_due: invocation.is_past_due,
             merchant_outliers: clusters.outliers,
@@ -142,6 +149,59 @@ pub(super) async fn invoke(
             windows_remaining: report.remaining,
         },
     )))
+}
+
+/// Tells each transition once: a log line, an Application Insights custom event
+/// (`PaymetricsAlert`, through the invocation's span) and, when fired, the
+/// `paymetrics.alerts.fired` counter. Returns the log lines for the host's log.
+fn tell(transitions: &[store::Transition]) -> Vec<String> {
+    let instruments = crate::telemetry::metrics::get();
+    let mut lines = Vec::new();
+    for t in transitions {
+        let group = t.group_key.to_string();
+        let number = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v}"));
+        let line = format!(
+            "alert {} {} (severity {}) for {group} at window {}: value {}, baseline {}",
+            t.alert,
+            t.state,
+            t.severity,
+            t.window_start.to_rfc3339(),
+            number(t.value),
+            number(t.baseline),
+        );
+        if t.state == "fired" {
+            warn!(alert = %t.alert, severity = t.severity, group = %group, "{line}");
+            instruments.alerts_fired.add(
+                1,
+                &[
+                    KeyValue::new("alert", t.alert.clone()),
+                    KeyValue::new("severity", i64::from(t.severity)),
+                ],
+            );
+        } else {
+            info!(alert = %t.alert, severity = t.severity, group = %group, "{line}");
+            instruments
+                .alerts_resolved
+                .add(1, &[KeyValue::new("alert", t.alert.clone())]);
+        }
+        crate::telemetry::custom_event(
+            crate::telemetry::ALERT_EVENT,
+            vec![
+                KeyValue::new("alert", t.alert.clone()),
+                KeyValue::new("severity", t.severity.to_string()),
+                KeyValue::new("state", t.state),
+                KeyValue::new("group", group),
+                KeyValue::new("value", number(t.value)),
+                KeyValue::new("baseline", number(t.baseline)),
+                KeyValue::new("window_start", t.window_start.to_rfc3339()),
+                KeyValue::new("first_window", t.first_window.to_rfc3339()),
+                KeyValue::new("last_window", t.last_window.to_rfc3339()),
+                KeyValue::new("description", t.description.clone().unwrap_or_default()),
+            ],
+        );
+        lines.push(line);
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::SettingsError;
 use crate::engine::WindowPolicy;
+use crate::engine::alerts::{self, Alert, AlertSpec};
 use crate::engine::clustering::ClusteringPolicy;
 use crate::engine::retention::RetentionPolicy;
 use crate::engine::rules::{self, Rule, RuleSpec};
@@ -23,6 +24,7 @@ struct EngineFile {
     windows: WindowPolicy,
     retention: RetentionPolicy,
     rules: Vec<RuleSpec>,
+    alerts: Vec<AlertSpec>,
     clustering: ClusteringPolicy,
 }
 
@@ -37,6 +39,8 @@ pub struct EngineConfig {
     pub retention: RetentionPolicy,
     /// Rule-based metrics for `dynamic_metrics`.
     pub rules: Vec<Rule>,
+    /// Alerts on the metrics, judged at each close into `metric_alerts`.
+    pub alerts: Vec<Alert>,
     /// Merchant segmentation, run by the timer.
     pub clustering: ClusteringPolicy,
 }
@@ -66,11 +70,17 @@ impl EngineConfig {
             path: path.to_owned(),
             errors,
         })?;
+        let alerts =
+            alerts::compile(&file.alerts, &rules).map_err(|errors| SettingsError::Alerts {
+                path: path.to_owned(),
+                errors,
+            })?;
         let mut config = Self {
             ingest: file.ingest,
             windows: file.windows,
             retention: file.retention,
             rules,
+            alerts,
             clustering: file.clustering,
         };
         config.settle(path)?;

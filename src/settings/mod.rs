@@ -65,6 +65,14 @@ pub enum SettingsError {
         /// Every problem found.
         errors: Vec<RuleError>,
     },
+    /// Alerts of the engine settings file are not valid.
+    #[error("invalid alerts in {path}:\n  {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+    Alerts {
+        /// The engine settings file, as `PAYMETRICS_CONFIG` (or its fallback) names it.
+        path: PathBuf,
+        /// Every problem found.
+        errors: Vec<crate::engine::alerts::AlertError>,
+    },
     /// The engine settings file is not valid.
     #[error("invalid engine settings {path}: {message}")]
     Yaml {

@@ -11,6 +11,7 @@
 //! Functions take a client (`&impl GenericClient` or `&mut Client` where they need a
 //! transaction) so callers choose pooling and tests choose their own database.
 
+mod alerts;
 mod batches;
 mod clusters;
 mod config;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 
+pub use alerts::{AlertRow, Transition, evaluate_alerts, recent_alerts};
 pub use batches::{
     BatchContext, StoredBatch, TRANSACTION_COPY_COLUMNS, TRANSACTION_COPY_TYPES, TransactionRow,
     store_batch, store_envelope_invalid,

@@ -397,6 +397,8 @@ pub struct DashboardData {
     pub ingest: BTreeMap<DateTime<Utc>, IngestHour>,
     /// The latest segmentation run.
     pub clusters: Option<ClusterRun>,
+    /// Alerts firing now and those resolved in the range.
+    pub alerts: Vec<super::AlertRow>,
 }
 
 /// Categories drawn apart in the declines chart; the rest are summed as `other`.
@@ -450,6 +452,7 @@ pub async fn dashboard_data(
     data.rules = rule_points(client, selection, rules).await?;
     data.ingest = ingest_hours(client, selection).await?;
     data.clusters = latest_cluster_run(client).await?;
+    data.alerts = super::recent_alerts(client, selection.from).await?;
     Ok(data)
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests against a real PostgreSQL, one fresh database per test.
 
+mod alerts;
 mod clusters;
 mod demo_data;
 mod expand_only;

@@ -181,6 +181,7 @@ async fn the_row_schemas_are_the_tables_columns() {
     for (schema, table) in [
         ("Metrics5mRow", "payment_metrics_5m"),
         ("RuleMetricRow", "dynamic_metrics"),
+        ("AlertRow", "metric_alerts"),
     ] {
         let columns: BTreeSet<String> = db
             .query(

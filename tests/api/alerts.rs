@@ -1,0 +1,217 @@
+//! Alerts end to end: transactions in, the timer closes windows and judges them, one
+//! `metric_alerts` row per breach that fires once and resolves once, late data revising
+//! a window, and the `Alerts` function listing them. Expected windows and values are
+//! worked out here from the transactions sent.
+
+use std::path::Path;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use paymetrics::settings::EngineConfig;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestDb, batch, fixture};
+
+const ENGINE: &str = "
+alerts:
+  - name: card_gbp_approval_drop
+    description: Card approvals in GBP fell by a third
+    severity: 1
+    on: approval_rate
+    drops_by: 30%
+    baseline_windows: 6
+    for: 2
+    min_samples: 20
+  - name: many_declines
+    on: declined_count
+    above: 1000
+";
+
+fn base() -> DateTime<Utc> {
+    "2026-11-25T08:00:00Z".parse().unwrap()
+}
+
+/// 40 card GBP transactions in the 5-minute window `window` (from `base`), `approved` of
+/// them approved and the rest declined; ids unique per window and `tag`.
+fn window_events(window: i64, approved: usize, tag: &str) -> Vec<Value> {
+    (0..40)
+        .map(|i| {
+            let at = base() + TimeDelta::minutes(5 * window) + TimeDelta::seconds(i as i64 * 7);
+            json!({
+                "transaction_id": format!("al-{tag}-{window}-{i}"),
+                "occurred_at": at.to_rfc3339(),
+                "amount": "25.00", "currency": "GBP", "payment_type": "card",
+                "status": if i < approved { "approved" } else { "declined" },
+                "decline_reason": if i < approved { None } else { Some("do_not_honor") },
+                "merchant_id": format!("m-{}", i % 4)
+            })
+        })
+        .collect()
+}
+
+async fn spawn() -> TestApp {
+    let db = TestDb::migrated().await;
+    let url = db.url();
+    let engine = EngineConfig::from_yaml(ENGINE, Path::new("engine.yaml")).unwrap();
+    TestApp::spawn_with(db, &url, engine, 1 << 24).await
+}
+
+async fn send(app: &TestApp, events: &[Value], sequence: i64) {
+    let (status, body) = app.invoke(batch(events, "0", sequence)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ReturnValue"]["rejected"], 0, "{body}");
+}
+
+async fn timer(app: &TestApp) -> Value {
+    let response = app
+        .http
+        .post(format!("http://{}/TimerTrigger", app.address))
+        .header("Content-Type", "application/json")
+        .body(fixture("timer_invocation.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn rows(app: &TestApp) -> Vec<(String, String, String, String, Option<String>)> {
+    app.db
+        .connect()
+        .await
+        .query(
+            "SELECT alert, state, first_window::text, last_window::text, resolved_at::text
+             FROM metric_alerts ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_drop_that_lasts_three_windows_fires_once_and_resolves_once() {
+    let app = spawn().await;
+    // 8 windows at 36/40 approved (0.9), windows 8-10 at 20/40 (0.5), 11-12 back at 0.9.
+    let mut sequence = 0;
+    for w in 0..13 {
+        let approved = if (8..=10).contains(&w) { 20 } else { 36 };
+        send(&app, &window_events(w, approved, "a"), sequence).await;
+        sequence += 40;
+    }
+    let body = timer(&app).await;
+    // Window 8 breaches alone (for: 2), 9 makes the streak and fires, 10 extends it,
+    // 11 no longer breaches: one fire, one resolve, in the same run.
+    assert_eq!(body["ReturnValue"]["alerts_fired"], 1, "{body}");
+    assert_eq!(body["ReturnValue"]["alerts_resolved"], 1, "{body}");
+    let logs: Vec<&str> = body["Logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l.starts_with("alert card_gbp_approval_drop fired (severity 1)")),
+        "{logs:?}"
+    );
+    let t = |w: i64| {
+        (base() + TimeDelta::minutes(5 * w))
+            .format("%Y-%m-%d %H:%M:%S+00")
+            .to_string()
+    };
+    let stored = rows(&app).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let (alert, state, first, last, resolved) = &stored[0];
+    assert_eq!(alert, "card_gbp_approval_drop");
+    assert_eq!(state, "resolved");
+    assert_eq!(
+        (first.as_str(), last.as_str()),
+        (t(8).as_str(), t(10).as_str())
+    );
+    assert!(resolved.is_some());
+    let db = app.db.connect().await;
+    let (value, baseline): (String, String) = {
+        let r = db
+            .query_one("SELECT value::text, baseline::text FROM metric_alerts", &[])
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    // At window 10 the rate is 20/40 against the mean of windows 4-9: four at 0.9 and
+    // two at 0.5.
+    assert_eq!(value.parse::<f64>().unwrap(), 0.5);
+    let mean = (4.0 * 0.9 + 2.0 * 0.5) / 6.0;
+    assert!(
+        (baseline.parse::<f64>().unwrap() - mean).abs() < 1e-9,
+        "{baseline}"
+    );
+
+    // Another run with nothing new changes nothing.
+    let body = timer(&app).await;
+    assert_eq!(body["ReturnValue"]["alerts_fired"], 0);
+    assert_eq!(rows(&app).await, stored);
+}
+
+#[tokio::test]
+async fn an_alert_fires_in_one_run_resolves_in_a_later_one_and_late_data_can_resolve_it() {
+    let app = spawn().await;
+    let mut sequence = 0;
+    for w in 0..10 {
+        let approved = if w >= 8 { 20 } else { 36 };
+        send(&app, &window_events(w, approved, "b"), sequence).await;
+        sequence += 40;
+    }
+    let body = timer(&app).await;
+    assert_eq!(body["ReturnValue"]["alerts_fired"], 1, "{body}");
+    assert_eq!(body["ReturnValue"]["alerts_resolved"], 0, "{body}");
+    assert_eq!(rows(&app).await[0].1, "firing");
+
+    // The Alerts function lists it as firing.
+    let envelope =
+        json!({"Data": {"req": {"Method": "GET", "Query": {"code": "k"}, "Params": {}}}});
+    let answer: Value = app
+        .http
+        .post(format!("http://{}/Alerts", app.address))
+        .body(envelope.to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = &answer["Outputs"]["res"];
+    assert_eq!(res["statusCode"], 200, "{answer}");
+    let listed: Value = serde_json::from_str(res["body"].as_str().unwrap()).unwrap();
+    assert_eq!(listed["firing"], 1, "{listed}");
+    assert_eq!(listed["alerts"][0]["alert"], "card_gbp_approval_drop");
+    assert_eq!(
+        listed["alerts"][0]["group_key"],
+        json!({"payment_type": "card", "currency": "GBP"})
+    );
+    assert_eq!(listed["alerts"][0]["severity"], 1);
+
+    // Late approvals for window 9 lift it back to the baseline: the revised window no
+    // longer breaches, and it was the open alert's last window, so the alert resolves.
+    // 40 late approvals make window 9 60/80 = 0.75, above 70 % of its baseline.
+    send(&app, &window_events(9, 40, "late"), sequence).await;
+    let body = timer(&app).await;
+    assert_eq!(body["ReturnValue"]["windows_recomputed"], 1, "{body}");
+    assert_eq!(body["ReturnValue"]["alerts_resolved"], 1, "{body}");
+    let stored = rows(&app).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].1, "resolved");
+}
+
+#[tokio::test]
+async fn alerts_are_validated_with_their_line_when_the_settings_load() {
+    let error = EngineConfig::from_yaml(
+        "alerts:\n  - name: a\n    on: no_such_measure\n    above: 1\n",
+        Path::new("engine.yaml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("invalid alerts in engine.yaml"), "{error}");
+    assert!(error.contains("line 3: alert \"a\""), "{error}");
+}
