@@ -32,6 +32,8 @@ const TAGGABLE: &[&str] = &[
     "azurerm_linux_function_app_slot",
     "azurerm_postgresql_flexible_server",
     "azurerm_user_assigned_identity",
+    "azurerm_monitor_action_group",
+    "azurerm_monitor_scheduled_query_rules_alert_v2",
 ];
 
 /// azurerm resource types without `tags` in their schema (children and assignments).
@@ -58,6 +60,15 @@ const EFFECTIVE_INPUTS: [(&str, &str); 3] = [
     (
         "dev",
         r#"
+alert_email_receivers = [
+  {
+    name = "payments-platform-dev"
+    email_address = "payments-platform-dev@example.com"
+  }
+]
+alert_severities = [0, 1, 2]
+alert_webhook_receivers = []
+alerts_enabled = true
 cost_center = "cc-payments-dev"
 database_administrator = {
   principal_name = "sp-paymetrics-github-dev"
@@ -113,6 +124,15 @@ workload = "paymetrics"
     (
         "staging",
         r#"
+alert_email_receivers = [
+  {
+    name = "payments-platform-staging"
+    email_address = "payments-platform-staging@example.com"
+  }
+]
+alert_severities = [0, 1, 2]
+alert_webhook_receivers = []
+alerts_enabled = true
 cost_center = "cc-payments-staging"
 database_administrator = {
   principal_name = "sp-paymetrics-github-staging"
@@ -168,6 +188,15 @@ workload = "paymetrics"
     (
         "production",
         r#"
+alert_email_receivers = [
+  {
+    name = "payments-platform-oncall"
+    email_address = "payments-platform-oncall@example.com"
+  }
+]
+alert_severities = [0, 1, 2, 3, 4]
+alert_webhook_receivers = []
+alerts_enabled = true
 cost_center = "cc-payments-prod"
 database_administrator = {
   principal_name = "sp-paymetrics-github-production"
