@@ -2849,3 +2849,22 @@ fn alert_settings_are_validated() {
         "unique",
     );
 }
+
+/// docs/OBSERVABILITY.md shows the query a rule runs (severity 2's) as Terraform renders it.
+#[test]
+fn the_observability_doc_shows_the_query_the_alert_rules_run() {
+    let rule = root_resource("azurerm_monitor_scheduled_query_rules_alert_v2");
+    let criteria = blocks(&rule, "criteria").next().expect("criteria");
+    let query = attr(criteria.body(), "query").expect("a query");
+    let vars = root_inputs("production");
+    let locals = alert_locals("production", &vars);
+    let rendered = rule_value(query, &vars, &locals, "2");
+    let rendered = rendered.as_str().expect("query text").trim_end();
+    let doc =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/OBSERVABILITY.md"))
+            .expect("readable");
+    assert!(
+        doc.contains(&format!("```kusto\n{rendered}\n```")),
+        "docs/OBSERVABILITY.md (Alerts in Azure Monitor) must show the rule's query for severity 2:\n{rendered}"
+    );
+}
