@@ -161,9 +161,11 @@ resource "azurerm_monitor_scheduled_query_rules_alert_v2" "alerts" {
   # the same alert and group while the first is open, so each fired event notifies on its own.
   auto_mitigation_enabled = false
 
-  # The rules are created with the Application Insights resource, before the handler has sent
-  # a PaymetricsAlert event; validation would query a component with no data yet. The query is
-  # checked by tests/iac.rs and can be run by hand in Logs (docs/OBSERVABILITY.md).
+  # The rules are created in the same apply as the Application Insights component, before
+  # the handler has sent any PaymetricsAlert event: Azure's validation runs the query against
+  # a component that may not be queryable yet and holds none of these events, which must not
+  # fail the apply. tests/iac.rs checks the query's shape; run it by hand in Logs and watch
+  # the rule's Resource health after the first apply (docs/OBSERVABILITY.md).
   skip_query_validation = true
 
   criteria {
