@@ -89,6 +89,126 @@ resource "azurerm_application_insights" "main" {
 }
 
 # ---------------------------------------------------------------------------------------
+# Alerts: the handler writes a PaymetricsAlert custom event to Application Insights for every
+# transition of one of its alerts (customDimensions alert, severity "0".."4", state "fired"
+# or "resolved", group, value, baseline, window_start, description). One log search alert
+# rule per routed severity turns the fired ones into notifications of the action group.
+# ---------------------------------------------------------------------------------------
+
+locals {
+  # The rules to create, keyed by severity as the events carry it ("0".."4").
+  alert_rules = var.settings.alerts_enabled ? { for severity in var.settings.alert_severities : tostring(severity) => severity } : {}
+
+  alert_severity_names = {
+    "0" = "critical"
+    "1" = "error"
+    "2" = "warning"
+    "3" = "informational"
+    "4" = "verbose"
+  }
+}
+
+resource "azurerm_monitor_action_group" "alerts" {
+  count = var.settings.alerts_enabled ? 1 : 0
+
+  name                = local.names.action_group
+  resource_group_name = azurerm_resource_group.main.name
+  short_name          = local.names.action_group_short
+  tags                = local.tags
+
+  dynamic "email_receiver" {
+    for_each = var.settings.alert_email_receivers
+
+    content {
+      name                    = email_receiver.value.name
+      email_address           = email_receiver.value.email_address
+      use_common_alert_schema = true
+    }
+  }
+
+  dynamic "webhook_receiver" {
+    for_each = var.settings.alert_webhook_receivers
+
+    content {
+      name                    = webhook_receiver.value.name
+      service_uri             = webhook_receiver.value.service_uri
+      use_common_alert_schema = true
+    }
+  }
+}
+
+resource "azurerm_monitor_scheduled_query_rules_alert_v2" "alerts" {
+  for_each = local.alert_rules
+
+  name                = local.names.alert_rules[each.key]
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  display_name        = "${var.settings.workload} ${var.environment}: ${local.alert_severity_names[each.key]} alert fired (severity ${each.key})"
+  description         = "A ${var.settings.workload} alert of severity ${each.key} (${local.alert_severity_names[each.key]}) fired: one notification per alert and group (docs/OBSERVABILITY.md, Alerts in Azure Monitor)."
+  severity            = each.value
+  scopes              = [azurerm_application_insights.main.id]
+  # No identity: a rule scoped to one Application Insights component queries it with the
+  # permissions of whoever last applied it (the pipeline's identity). Azure requires a managed
+  # identity only for queries of Azure Data Explorer or Azure Resource Graph.
+
+  # Every 5 minutes over the last 5: each fired event is counted in one evaluation.
+  evaluation_frequency = "PT5M"
+  window_duration      = "PT5M"
+
+  # The rule counts transitions, not a condition that lasts: the handler's own "resolved"
+  # event says when an alert is over. Stateful rules (auto mitigation) would send a resolved
+  # notification 15 minutes after every fired one and keep quiet about a second firing of
+  # the same alert and group while the first is open, so each fired event notifies on its own.
+  auto_mitigation_enabled = false
+
+  # The rules are created in the same apply as the Application Insights component, before
+  # the handler has sent any PaymetricsAlert event: Azure's validation runs the query against
+  # a component that may not be queryable yet and holds none of these events, which must not
+  # fail the apply. tests/iac.rs checks the query's shape; run it by hand in Logs and watch
+  # the rule's Resource health after the first apply (docs/OBSERVABILITY.md).
+  skip_query_validation = true
+
+  criteria {
+    query = <<-KQL
+      customEvents
+      | where name == "PaymetricsAlert"
+      | extend state = tostring(customDimensions.state), severity = tostring(customDimensions.severity)
+      | where state == "fired" and severity == "${each.key}"
+      | summarize fired = count() by alert = tostring(customDimensions.alert), ['group'] = tostring(customDimensions['group'])
+    KQL
+
+    time_aggregation_method = "Total"
+    metric_measure_column   = "fired"
+    operator                = "GreaterThan"
+    threshold               = 0
+
+    # One alert (and notification) per alert name and group ({"payment_type":"card",...}).
+    dimension {
+      name     = "alert"
+      operator = "Include"
+      values   = ["*"]
+    }
+
+    dimension {
+      name     = "group"
+      operator = "Include"
+      values   = ["*"]
+    }
+
+    failing_periods {
+      minimum_failing_periods_to_trigger_alert = 1
+      number_of_evaluation_periods             = 1
+    }
+  }
+
+  action {
+    action_groups = [azurerm_monitor_action_group.alerts[0].id]
+  }
+
+  tags = local.tags
+}
+
+# ---------------------------------------------------------------------------------------
 # Network: the Function App reaches Event Hubs and Storage through service endpoints of its
 # integration subnet, and PostgreSQL through a private endpoint.
 # ---------------------------------------------------------------------------------------

@@ -55,6 +55,13 @@ locals {
     # The database identity of the app and its slot; its name is their PostgreSQL role
     # (PAYMETRICS_DB_USER), at most 63 characters.
     function_database_identity = "id-func-db-${local.name_suffix}"
+    action_group               = "ag-${local.name_suffix}"
+    # The action group's short name, shown as the sender of its notifications: at most 12
+    # characters (7 of the workload, a hyphen, the environment's short code).
+    action_group_short = "${substr(var.settings.workload, 0, 7)}-${local.environment_short[var.environment]}"
+    # One log search alert rule per severity ("0".."4", as the PaymetricsAlert events carry
+    # it). The Cloud Adoption Framework has no abbreviation for them; `alert` says what they are.
+    alert_rules = { for severity in ["0", "1", "2", "3", "4"] : severity => "alert-sev${severity}-${local.name_suffix}" }
 
     # Children of the resources above (unique within their parent).
     function_staging_slot     = "staging" # the CD pipeline deploys to --slot staging

@@ -78,6 +78,16 @@ output "simulator_identity_client_id" {
   value       = azurerm_user_assigned_identity.simulator.client_id
 }
 
+output "action_group_name" {
+  description = "Action group the alert rules notify (az monitor action-group test-notifications create --action-group), or null where alerts_enabled is false."
+  value       = one(azurerm_monitor_action_group.alerts[*].name)
+}
+
+output "alert_rule_names" {
+  description = "Log search alert rules of the routed severities, by severity (\"0\"..\"4\")."
+  value       = { for severity, rule in azurerm_monitor_scheduled_query_rules_alert_v2.alerts : severity => rule.name }
+}
+
 output "application_insights_connection_string" {
   description = "Application Insights connection string (APPLICATIONINSIGHTS_CONNECTION_STRING)."
   value       = azurerm_application_insights.main.connection_string

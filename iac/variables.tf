@@ -151,6 +151,28 @@ variable "settings" {
     # --- Monitoring
     # Retention of Log Analytics and Application Insights data in days.
     log_retention_days = optional(number, 30)
+
+    # --- Alerts (Azure Monitor): the handler's PaymetricsAlert events as notifications
+    # Create the action group and the log search alert rules that notify the receivers below
+    # when the handler fires an alert. false creates neither; the events are still written to
+    # Application Insights.
+    alerts_enabled = optional(bool, true)
+    # Severities to notify, on Azure Monitor's scale (0 critical, 1 error, 2 warning,
+    # 3 informational, 4 verbose), the one the events carry: one alert rule each.
+    alert_severities = optional(list(number), [0, 1, 2, 3, 4])
+    # Email receivers of the action group: a name (unique among all its receivers) and an
+    # address.
+    alert_email_receivers = optional(list(object({
+      name          = string
+      email_address = string
+    })), [])
+    # Webhook receivers of the action group (https, common alert schema), e.g. an incident
+    # tool's endpoint: a name (unique among all its receivers) and the URL. The URL is
+    # committed with terraform.tfvars and kept in the state: use one that carries no secret.
+    alert_webhook_receivers = optional(list(object({
+      name        = string
+      service_uri = string
+    })), [])
   })
 
   # --- Naming and tags
@@ -340,5 +362,33 @@ variable "settings" {
   validation {
     condition     = contains([30, 60, 90, 120, 180, 270, 365, 550, 730], var.settings.log_retention_days)
     error_message = "log_retention_days must be one of 30, 60, 90, 120, 180, 270, 365, 550, 730 (the Application Insights values)."
+  }
+
+  # --- Alerts
+  validation {
+    condition = length(var.settings.alert_severities) > 0 && length(distinct(var.settings.alert_severities)) == length(var.settings.alert_severities) && alltrue([
+      for s in var.settings.alert_severities : contains([0, 1, 2, 3, 4], s)
+    ])
+    error_message = "alert_severities must list each severity at most once, from 0 (critical) to 4 (verbose), and at least one (set alerts_enabled = false to notify none)."
+  }
+
+  validation {
+    condition = alltrue([
+      for r in var.settings.alert_email_receivers : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", r.email_address))
+    ])
+    error_message = "alert_email_receivers: each email_address must be an address such as team@example.com."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.settings.alert_webhook_receivers : startswith(r.service_uri, "https://")])
+    error_message = "alert_webhook_receivers: each service_uri must be an https:// URL (alerts carry operating data)."
+  }
+
+  validation {
+    # Blank names are dropped and duplicates merged, so either makes the count come up short.
+    condition = length(distinct([
+      for name in concat(var.settings.alert_email_receivers[*].name, var.settings.alert_webhook_receivers[*].name) : trimspace(name) if trimspace(name) != ""
+    ])) == length(var.settings.alert_email_receivers) + length(var.settings.alert_webhook_receivers)
+    error_message = "alert_email_receivers and alert_webhook_receivers: every receiver needs a name, unique across both lists (Azure Monitor requires unique receiver names in an action group)."
   }
 }

@@ -32,6 +32,8 @@ const TAGGABLE: &[&str] = &[
     "azurerm_linux_function_app_slot",
     "azurerm_postgresql_flexible_server",
     "azurerm_user_assigned_identity",
+    "azurerm_monitor_action_group",
+    "azurerm_monitor_scheduled_query_rules_alert_v2",
 ];
 
 /// azurerm resource types without `tags` in their schema (children and assignments).
@@ -58,6 +60,15 @@ const EFFECTIVE_INPUTS: [(&str, &str); 3] = [
     (
         "dev",
         r#"
+alert_email_receivers = [
+  {
+    name = "payments-platform-dev"
+    email_address = "payments-platform-dev@example.com"
+  }
+]
+alert_severities = [0, 1, 2]
+alert_webhook_receivers = []
+alerts_enabled = true
 cost_center = "cc-payments-dev"
 database_administrator = {
   principal_name = "sp-paymetrics-github-dev"
@@ -113,6 +124,15 @@ workload = "paymetrics"
     (
         "staging",
         r#"
+alert_email_receivers = [
+  {
+    name = "payments-platform-staging"
+    email_address = "payments-platform-staging@example.com"
+  }
+]
+alert_severities = [0, 1, 2]
+alert_webhook_receivers = []
+alerts_enabled = true
 cost_center = "cc-payments-staging"
 database_administrator = {
   principal_name = "sp-paymetrics-github-staging"
@@ -168,6 +188,15 @@ workload = "paymetrics"
     (
         "production",
         r#"
+alert_email_receivers = [
+  {
+    name = "payments-platform-oncall"
+    email_address = "payments-platform-oncall@example.com"
+  }
+]
+alert_severities = [0, 1, 2, 3, 4]
+alert_webhook_receivers = []
+alerts_enabled = true
 cost_center = "cc-payments-prod"
 database_administrator = {
   principal_name = "sp-paymetrics-github-production"
@@ -482,6 +511,84 @@ fn func_concat(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::Array(all))
 }
 
+/// A function of the evaluator, as hcl-rs takes it.
+type HclFunc = fn(FuncArgs) -> Result<Value, String>;
+
+fn func_tostring(args: FuncArgs) -> Result<Value, String> {
+    match &args[0] {
+        Value::String(s) => Ok(Value::from(s.clone())),
+        Value::Number(n) => Ok(Value::from(n.to_string())),
+        Value::Bool(b) => Ok(Value::from(b.to_string())),
+        other => Err(format!("tostring: cannot convert {other:?}")),
+    }
+}
+
+fn func_length(args: FuncArgs) -> Result<Value, String> {
+    let n = match &args[0] {
+        Value::Array(a) => a.len(),
+        Value::Object(o) => o.len(),
+        Value::String(s) => s.chars().count(),
+        other => return Err(format!("length: not a collection or string: {other:?}")),
+    };
+    Ok(Value::from(n as u64))
+}
+
+fn func_distinct(args: FuncArgs) -> Result<Value, String> {
+    let mut seen = Vec::new();
+    for v in args[0].as_array().ok_or("distinct: not a list")? {
+        if !seen.contains(v) {
+            seen.push(v.clone());
+        }
+    }
+    Ok(Value::Array(seen))
+}
+
+fn func_alltrue(args: FuncArgs) -> Result<Value, String> {
+    let list = args[0].as_array().ok_or("alltrue: not a list")?;
+    Ok(Value::from(list.iter().all(|v| v.as_bool() == Some(true))))
+}
+
+fn func_contains(args: FuncArgs) -> Result<Value, String> {
+    let list = args[0].as_array().ok_or("contains: not a list")?;
+    Ok(Value::from(list.contains(&args[1])))
+}
+
+fn func_trimspace(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::from(
+        args[0].as_str().ok_or("trimspace: not a string")?.trim(),
+    ))
+}
+
+/// The email pattern of the alert_email_receivers validation, the one regular expression
+/// regex() implements here.
+const EMAIL_PATTERN: &str = r"^[^@\s]+@[^@\s]+\.[^@\s]+$";
+
+/// regex() for [`EMAIL_PATTERN`]: the address when it matches, null when it does not (where
+/// Terraform fails, which can() turns into false).
+fn func_regex(args: FuncArgs) -> Result<Value, String> {
+    let pattern = args[0].as_str().ok_or("regex: pattern not a string")?;
+    let s = args[1].as_str().ok_or("regex: not a string")?;
+    if pattern != EMAIL_PATTERN {
+        return Err(format!(
+            "regex: this test does not implement the regular expression {pattern}"
+        ));
+    }
+    let matches = !s.chars().any(char::is_whitespace)
+        && match s.split('@').collect::<Vec<_>>()[..] {
+            [local, domain] if !local.is_empty() => {
+                let chars: Vec<char> = domain.chars().collect();
+                chars.len() >= 3 && chars[1..chars.len() - 1].contains(&'.')
+            }
+            _ => false,
+        };
+    Ok(if matches { Value::from(s) } else { Value::Null })
+}
+
+/// can() around [`func_regex`]: false where regex() stood in for an error with null.
+fn func_can(args: FuncArgs) -> Result<Value, String> {
+    Ok(Value::from(!args[0].is_null()))
+}
+
 fn context_with(
     vars: &BTreeMap<String, Value>,
     locals: &hcl::Map<String, Value>,
@@ -530,6 +637,27 @@ fn context_with(
             .variadic_param(ParamType::Any)
             .build(func_concat),
     );
+    for (name, func) in [
+        ("tostring", func_tostring as HclFunc),
+        ("length", func_length),
+        ("distinct", func_distinct),
+        ("alltrue", func_alltrue),
+        ("trimspace", func_trimspace),
+        ("can", func_can),
+    ] {
+        ctx.declare_func(name, FuncDef::builder().param(ParamType::Any).build(func));
+    }
+    for (name, func) in [
+        ("contains", func_contains as HclFunc),
+        ("regex", func_regex),
+    ] {
+        ctx.declare_func(
+            name,
+            FuncDef::builder()
+                .params([ParamType::Any, ParamType::Any])
+                .build(func),
+        );
+    }
     let var: hcl::Map<String, Value> = vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     ctx.declare_var("var", Value::Object(var));
     ctx.declare_var("local", Value::Object(locals.clone()));
@@ -2312,4 +2440,431 @@ fn every_environment_gives_the_root_module_the_values_it_always_had() {
             differences.join("\n")
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Alerts in Azure Monitor: the handler's PaymetricsAlert events as notifications
+// ---------------------------------------------------------------------------------------
+
+/// The one resource of a type in iac/main.tf.
+fn root_resource(kind: &str) -> Body {
+    let found: Vec<Resource> = resources().into_iter().filter(|r| r.kind == kind).collect();
+    assert_eq!(found.len(), 1, "one {kind}, in iac/main.tf");
+    assert_eq!(
+        rel(&found[0].file),
+        "iac/main.tf",
+        "{kind} is in iac/main.tf"
+    );
+    found[0].body.clone()
+}
+
+/// An expression as one line of HCL without white space, to compare references.
+fn compact(expr: &Expression) -> String {
+    hcl::format::to_string(expr)
+        .expect("formats")
+        .split_whitespace()
+        .collect()
+}
+
+/// The locals Terraform has for the alerts in one environment: local.names of
+/// naming_conventions.tf and the alert locals of iac/main.tf, computed from `vars` (the root
+/// module's `environment` and `settings`).
+fn alert_locals(env: &str, vars: &BTreeMap<String, Value>) -> hcl::Map<String, Value> {
+    let mut locals = naming_locals(env);
+    let main = parse(&iac_dir().join("main.tf"));
+    for key in ["alert_rules", "alert_severity_names"] {
+        let expr = blocks(&main, "locals")
+            .find_map(|b| attr(b.body(), key).cloned())
+            .unwrap_or_else(|| panic!("local.{key} in iac/main.tf"));
+        let value = expr
+            .evaluate(&context_with(vars, &locals))
+            .unwrap_or_else(|e| panic!("{env}: local.{key}: {e}"));
+        locals.insert(key.to_string(), value);
+    }
+    locals
+}
+
+/// One argument of the alert rule for `each.key` = `key`, evaluated as Terraform would.
+fn rule_value(
+    expr: &Expression,
+    vars: &BTreeMap<String, Value>,
+    locals: &hcl::Map<String, Value>,
+    key: &str,
+) -> Value {
+    let mut ctx = context_with(vars, locals);
+    let mut each = hcl::Map::new();
+    each.insert("key".to_string(), Value::from(key));
+    let value = locals["alert_rules"]
+        .as_object()
+        .and_then(|rules| rules.get(key))
+        .cloned()
+        .unwrap_or_else(|| panic!("no rule for severity {key}"));
+    each.insert("value".to_string(), value);
+    ctx.declare_var("each", Value::Object(each));
+    expr.evaluate(&ctx)
+        .unwrap_or_else(|e| panic!("severity {key}: {e}"))
+}
+
+/// A whole number setting as the text Terraform's tostring() gives it ("0".."4").
+fn number_text(value: &Value) -> String {
+    match value {
+        Value::Number(n) => n.to_string(),
+        other => panic!("not a number: {other:?}"),
+    }
+}
+
+fn settings_mut(vars: &mut BTreeMap<String, Value>) -> &mut hcl::Map<String, Value> {
+    match vars.get_mut("settings") {
+        Some(Value::Object(settings)) => settings,
+        other => panic!("settings is not an object: {other:?}"),
+    }
+}
+
+#[test]
+fn the_action_group_notifies_the_receivers_of_the_settings() {
+    let group = root_resource("azurerm_monitor_action_group");
+    assert_eq!(
+        attr(&group, "count").map(compact).as_deref(),
+        Some("var.settings.alerts_enabled?1:0"),
+        "the action group exists where alerting is on"
+    );
+    assert_eq!(
+        attr(&group, "short_name").map(compact).as_deref(),
+        Some("local.names.action_group_short")
+    );
+    for env in ENVIRONMENTS {
+        let names = &naming_locals(env)["names"];
+        let short = str_of(names, "action_group_short");
+        assert!(
+            (1..=12).contains(&short.chars().count()),
+            "{env}: action group short name {short:?} is longer than the provider's 12 characters"
+        );
+        assert!(str_of(names, "action_group").starts_with("ag-"));
+    }
+
+    // Receivers only from the settings: one dynamic block per kind, nothing written in place.
+    for (kind, list, address) in [
+        ("email_receiver", "alert_email_receivers", "email_address"),
+        ("webhook_receiver", "alert_webhook_receivers", "service_uri"),
+    ] {
+        assert_eq!(
+            blocks(&group, kind).count(),
+            0,
+            "no {kind} written in place: they come from {list}"
+        );
+        let dynamic: Vec<&Block> = blocks(&group, "dynamic")
+            .filter(|b| label(b, 0) == kind)
+            .collect();
+        assert_eq!(dynamic.len(), 1, "one dynamic \"{kind}\"");
+        assert_eq!(
+            attr(dynamic[0].body(), "for_each").map(compact),
+            Some(format!("var.settings.{list}")),
+            "{kind} comes from settings.{list}"
+        );
+        let content = blocks(dynamic[0].body(), "content")
+            .next()
+            .unwrap_or_else(|| panic!("dynamic {kind} has content"))
+            .body();
+        for field in ["name", address] {
+            assert_eq!(
+                attr(content, field).map(compact),
+                Some(format!("{kind}.value.{field}")),
+                "{kind}.{field}"
+            );
+        }
+        assert!(
+            matches!(
+                attr(content, "use_common_alert_schema"),
+                Some(Expression::Bool(true))
+            ),
+            "{kind} uses the common alert schema"
+        );
+    }
+
+    // Dev notifies by email only; every environment that alerts has someone to tell.
+    let dev = root_variables_for("dev");
+    assert_eq!(
+        dev["alert_webhook_receivers"].as_array().map(Vec::len),
+        Some(0),
+        "dev routes to email only"
+    );
+    for env in ENVIRONMENTS {
+        let vars = root_variables_for(env);
+        if vars["alerts_enabled"].as_bool() == Some(true) {
+            let receivers = vars["alert_email_receivers"].as_array().map_or(0, Vec::len)
+                + vars["alert_webhook_receivers"]
+                    .as_array()
+                    .map_or(0, Vec::len);
+            assert!(receivers > 0, "{env} alerts but names no receiver");
+        }
+    }
+}
+
+#[test]
+fn one_alert_rule_per_severity_counts_fired_paymetrics_alerts_by_alert_and_group() {
+    let rule = root_resource("azurerm_monitor_scheduled_query_rules_alert_v2");
+    for (key, expected) in [
+        ("for_each", "local.alert_rules"),
+        ("name", "local.names.alert_rules[each.key]"),
+        ("severity", "each.value"),
+        ("scopes", "[azurerm_application_insights.main.id]"),
+        ("evaluation_frequency", "\"PT5M\""),
+        ("window_duration", "\"PT5M\""),
+        ("auto_mitigation_enabled", "false"),
+        ("skip_query_validation", "true"),
+    ] {
+        assert_eq!(
+            attr(&rule, key).map(compact).as_deref(),
+            Some(expected),
+            "alert rule {key}"
+        );
+    }
+    assert!(
+        blocks(&rule, "identity").next().is_none(),
+        "a rule scoped to Application Insights needs no managed identity"
+    );
+    let action = blocks(&rule, "action").next().expect("an action block");
+    assert_eq!(
+        attr(action.body(), "action_groups").map(compact).as_deref(),
+        Some("[azurerm_monitor_action_group.alerts[0].id]"),
+        "the rules notify the action group"
+    );
+
+    let criteria: Vec<&Block> = blocks(&rule, "criteria").collect();
+    assert_eq!(criteria.len(), 1, "one criteria block");
+    let criteria = criteria[0].body();
+    for (key, expected) in [
+        ("time_aggregation_method", "\"Total\""),
+        ("metric_measure_column", "\"fired\""),
+        ("operator", "\"GreaterThan\""),
+        ("threshold", "0"),
+    ] {
+        assert_eq!(
+            attr(criteria, key).map(compact).as_deref(),
+            Some(expected),
+            "criteria {key}"
+        );
+    }
+    let dimensions: BTreeMap<String, (String, String)> = blocks(criteria, "dimension")
+        .map(|d| {
+            let get = |k| attr(d.body(), k).map(compact).unwrap_or_default();
+            (
+                attr(d.body(), "name")
+                    .and_then(literal_str)
+                    .expect("a dimension name")
+                    .to_string(),
+                (get("operator"), get("values")),
+            )
+        })
+        .collect();
+    let split = ("\"Include\"".to_string(), "[\"*\"]".to_string());
+    assert_eq!(
+        dimensions,
+        BTreeMap::from([("alert".into(), split.clone()), ("group".into(), split)]),
+        "each alert and group notifies on its own"
+    );
+    let query = attr(criteria, "query").expect("a query");
+
+    for env in ENVIRONMENTS {
+        let vars = root_inputs(env);
+        let locals = alert_locals(env, &vars);
+        let severities: BTreeSet<String> = root_variables_for(env)["alert_severities"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(number_text)
+            .collect();
+        let rules = locals["alert_rules"].as_object().expect("an object");
+        assert_eq!(
+            rules.keys().cloned().collect::<BTreeSet<_>>(),
+            severities,
+            "{env}: one rule per routed severity"
+        );
+        let mut names = BTreeSet::new();
+        for key in rules.keys() {
+            let name = rule_value(attr(&rule, "name").expect("name"), &vars, &locals, key);
+            let name = name.as_str().expect("a name").to_string();
+            assert!(
+                name.starts_with(&format!("alert-sev{key}-")),
+                "{env}: {name}"
+            );
+            assert!(names.insert(name), "{env}: rule names are unique");
+            let severity = rule_value(
+                attr(&rule, "severity").expect("severity"),
+                &vars,
+                &locals,
+                key,
+            );
+            assert_eq!(
+                number_text(&severity),
+                *key,
+                "{env}: the rule for severity {key} has severity {severity:?}"
+            );
+            let text = rule_value(query, &vars, &locals, key);
+            let text = text.as_str().expect("query text");
+            for needed in [
+                "customEvents".to_string(),
+                "where name == \"PaymetricsAlert\"".to_string(),
+                "state = tostring(customDimensions.state)".to_string(),
+                "severity = tostring(customDimensions.severity)".to_string(),
+                format!("where state == \"fired\" and severity == \"{key}\""),
+                "summarize fired = count() by alert = tostring(customDimensions.alert), ['group'] = tostring(customDimensions['group'])".to_string(),
+            ] {
+                assert!(
+                    text.contains(&needed),
+                    "{env}: the query for severity {key} lacks {needed:?}:\n{text}"
+                );
+            }
+        }
+    }
+
+    // production notifies every severity; alerts_enabled = false creates no rule.
+    assert_eq!(
+        root_variables_for("production")["alert_severities"]
+            .as_array()
+            .map(|a| a.iter().map(number_text).collect::<Vec<_>>()),
+        Some(["0", "1", "2", "3", "4"].map(String::from).to_vec()),
+        "production routes all severities"
+    );
+    let mut off = root_inputs("dev");
+    settings_mut(&mut off).insert("alerts_enabled".into(), Value::Bool(false));
+    assert_eq!(
+        alert_locals("dev", &off)["alert_rules"],
+        Value::Object(hcl::Map::new())
+    );
+}
+
+/// The validations of `settings` about the alerts that fail for these inputs: their error
+/// messages.
+fn failing_alert_validations(vars: &BTreeMap<String, Value>) -> Vec<String> {
+    let settings = variables(&iac_dir().join("variables.tf"))
+        .remove("settings")
+        .expect("variable settings");
+    blocks(&settings, "validation")
+        .filter(|v| attr(v.body(), "condition").is_some_and(|c| compact(c).contains(".alert")))
+        .filter_map(|v| {
+            let condition = attr(v.body(), "condition").expect("a condition");
+            let message = attr(v.body(), "error_message")
+                .and_then(literal_str)
+                .unwrap_or_default()
+                .to_string();
+            match eval(condition, vars, &message) {
+                Value::Bool(true) => None,
+                Value::Bool(false) => Some(message),
+                other => panic!("{message}: the condition is {other:?}"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn alert_settings_are_validated() {
+    let settings = variables(&iac_dir().join("variables.tf"))
+        .remove("settings")
+        .expect("variable settings");
+    let about_alerts = blocks(&settings, "validation")
+        .filter(|v| attr(v.body(), "condition").is_some_and(|c| compact(c).contains(".alert")))
+        .count();
+    assert!(
+        about_alerts >= 4,
+        "severities, addresses, URLs and names are validated"
+    );
+    for env in ENVIRONMENTS {
+        assert_eq!(
+            failing_alert_validations(&root_inputs(env)),
+            Vec::<String>::new(),
+            "{env} passes"
+        );
+    }
+
+    let with = |key: &str, hcl_value: &str| {
+        let mut vars = root_inputs("production");
+        let value = eval(
+            &parse_text(&format!("v = {hcl_value}"), key)
+                .attributes()
+                .next()
+                .expect("v")
+                .expr()
+                .clone(),
+            &BTreeMap::new(),
+            key,
+        );
+        settings_mut(&mut vars).insert(key.to_string(), value);
+        failing_alert_validations(&vars)
+    };
+    let fails = |key: &str, value: &str, about: &str| {
+        let failed = with(key, value);
+        assert!(
+            failed.len() == 1 && failed[0].contains(about),
+            "{key} = {value} must fail the {about} validation, failed: {failed:?}"
+        );
+    };
+    let passes = |key: &str, value: &str| {
+        assert_eq!(with(key, value), Vec::<String>::new(), "{key} = {value}");
+    };
+
+    passes("alert_severities", "[0, 1, 2, 3, 4]");
+    passes("alert_severities", "[4]");
+    for bad in ["[5]", "[-1]", "[0, 0]", "[]", "[1.5]"] {
+        fails("alert_severities", bad, "alert_severities");
+    }
+
+    let email = |address: &str| format!("[{{ name = \"a\", email_address = \"{address}\" }}]");
+    passes("alert_email_receivers", &email("team@example.com"));
+    passes(
+        "alert_email_receivers",
+        &email("pay.ments+alerts@mail.example.co.uk"),
+    );
+    for bad in [
+        "team",
+        "team@",
+        "@example.com",
+        "team@example",
+        "team@@example.com",
+        "te am@example.com",
+        "team@example.",
+        "",
+    ] {
+        fails("alert_email_receivers", &email(bad), "email_address");
+    }
+
+    passes(
+        "alert_webhook_receivers",
+        "[{ name = \"w\", service_uri = \"https://incidents.example.com/hook\" }]",
+    );
+    fails(
+        "alert_webhook_receivers",
+        "[{ name = \"w\", service_uri = \"http://incidents.example.com/hook\" }]",
+        "https://",
+    );
+    // Names: unique across emails and webhooks, not blank.
+    fails(
+        "alert_webhook_receivers",
+        "[{ name = \"payments-platform-oncall\", service_uri = \"https://incidents.example.com/hook\" }]",
+        "unique",
+    );
+    fails(
+        "alert_email_receivers",
+        "[{ name = \" \", email_address = \"team@example.com\" }]",
+        "unique",
+    );
+}
+
+/// docs/OBSERVABILITY.md shows the query a rule runs (severity 2's) as Terraform renders it.
+#[test]
+fn the_observability_doc_shows_the_query_the_alert_rules_run() {
+    let rule = root_resource("azurerm_monitor_scheduled_query_rules_alert_v2");
+    let criteria = blocks(&rule, "criteria").next().expect("criteria");
+    let query = attr(criteria.body(), "query").expect("a query");
+    let vars = root_inputs("production");
+    let locals = alert_locals("production", &vars);
+    let rendered = rule_value(query, &vars, &locals, "2");
+    let rendered = rendered.as_str().expect("query text").trim_end();
+    let doc =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/OBSERVABILITY.md"))
+            .expect("readable");
+    assert!(
+        doc.contains(&format!("```kusto\n{rendered}\n```")),
+        "docs/OBSERVABILITY.md (Alerts in Azure Monitor) must show the rule's query for severity 2:\n{rendered}"
+    );
 }

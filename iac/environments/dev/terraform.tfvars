@@ -44,4 +44,11 @@ settings = {
   }
 
   log_retention_days = 30
+
+  # Alerts: email only, and only what needs a look (critical, error, warning); informational
+  # and verbose alerts stay in Application Insights. Replace the address with the team's.
+  alert_severities = [0, 1, 2]
+  alert_email_receivers = [
+    { name = "payments-platform-dev", email_address = "payments-platform-dev@example.com" },
+  ]
 }

@@ -40,4 +40,13 @@ settings = {
   }
 
   log_retention_days = 90
+
+  # Alerts: every severity. Replace the address with the team's on-call list; an incident
+  # tool's webhook goes into alert_webhook_receivers (https, no secret in the URL: this file
+  # is committed).
+  alert_severities = [0, 1, 2, 3, 4]
+  alert_email_receivers = [
+    { name = "payments-platform-oncall", email_address = "payments-platform-oncall@example.com" },
+  ]
+  alert_webhook_receivers = []
 }

@@ -39,4 +39,11 @@ settings = {
   }
 
   log_retention_days = 30
+
+  # Alerts: email, critical to warning (informational and verbose stay in Application
+  # Insights). Replace the address with the team's.
+  alert_severities = [0, 1, 2]
+  alert_email_receivers = [
+    { name = "payments-platform-staging", email_address = "payments-platform-staging@example.com" },
+  ]
 }
