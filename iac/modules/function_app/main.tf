@@ -116,7 +116,7 @@ resource "azurerm_service_plan" "this" {
 }
 
 resource "azurerm_linux_function_app" "this" {
-  #checkov:skip=CKV_AZURE_221:Inbound public access stays on: the CD pipeline deploys from GitHub-hosted runners (zip deploy to the SCM site, Entra-authenticated; basic auth is off) and checks the HTTP-triggered Health function (GET /api/health, function key) from there. Health is the only HTTP-triggered function and needs its function key.
+  #checkov:skip=CKV_AZURE_221:Inbound public access stays on: the CD pipeline deploys from GitHub-hosted runners (zip deploy to the SCM site, Entra-authenticated; basic auth is off) and checks the HTTP-triggered Health function (GET /api/health) from there. Every HTTP-triggered function needs a function key (authLevel function): Health, and the read-only API and dashboard Metrics5m, RuleMetrics, Clusters, Alerts and Dashboard (docs/API.md).
   name                                           = var.name
   resource_group_name                            = var.resource_group_name
   location                                       = var.location
@@ -176,7 +176,7 @@ resource "azurerm_linux_function_app" "this" {
 }
 
 resource "azurerm_linux_function_app_slot" "staging" {
-  #checkov:skip=CKV_AZURE_221:Inbound public access stays on: the CD pipeline deploys from GitHub-hosted runners (zip deploy to the SCM site, Entra-authenticated; basic auth is off) and checks the HTTP-triggered Health function (GET /api/health, function key) from there. Health is the only HTTP-triggered function and needs its function key.
+  #checkov:skip=CKV_AZURE_221:Inbound public access stays on: the CD pipeline deploys from GitHub-hosted runners (zip deploy to the SCM site, Entra-authenticated; basic auth is off) and checks the HTTP-triggered Health function (GET /api/health) from there. Every HTTP-triggered function needs a function key (authLevel function): Health, and the read-only API and dashboard Metrics5m, RuleMetrics, Clusters, Alerts and Dashboard (docs/API.md).
   count = local.staging_enabled ? 1 : 0
 
   name                                           = var.staging_slot_name
