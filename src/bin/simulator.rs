@@ -315,6 +315,8 @@ fn scenario_of(args: &RunArgs) -> anyhow::Result<Scenario> {
         }
         scenario.time = TimeMode::Backfill { from, to };
     }
+    let shown = args.config.as_ref().map(|p| p.display().to_string());
+    scenario.check(shown.as_deref().unwrap_or("config/simulator.yaml"))?;
     Ok(scenario)
 }
 
