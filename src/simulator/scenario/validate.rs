@@ -258,46 +258,63 @@ fn incident(s: &Scenario, index: usize, incident: &Incident) -> Checked {
     let kind = incident.kind;
     let key = |field: &str| format!("incidents[{index}].{field}");
     let (needs, refuses) = Incident::fields(kind);
-    for field in needs {
-        if !incident.has(field) {
-            return fail(
-                key(field),
-                format!("{kind} needs {field} (it takes {})", needs.join(", ")),
-            );
-        }
+    let takes = needs.join(", ");
+    if let Some(field) = needs.iter().find(|f| !incident.has(f)) {
+        return fail(
+            key(field),
+            format!("{kind} needs {field} (it takes {takes})"),
+        );
     }
-    for field in refuses {
-        if incident.has(field) {
-            return fail(
-                key(field),
-                format!(
-                    "{kind} does not take {field} (it takes {})",
-                    needs.join(", ")
-                ),
-            );
-        }
+    if let Some(field) = refuses.iter().find(|f| incident.has(f)) {
+        return fail(
+            key(field),
+            format!("{kind} does not take {field} (it takes {takes})"),
+        );
     }
-    let scope = match kind {
+    let rates = [
+        ("approval_rate", incident.approval_rate),
+        ("fraud_rate", incident.fraud_rate),
+        ("decline_rate", incident.decline_rate),
+    ];
+    let checked = incident_scope(s, incident)
+        .and_then(
+            |()| match rates.iter().find_map(|(f, r)| r.map(|r| (f, r))) {
+                Some((field, rate)) if !(0.0..=1.0).contains(&rate) => {
+                    Err((field, format!("{rate} is not a share between 0 and 1")))
+                }
+                _ => Ok(()),
+            },
+        )
+        .and_then(|()| {
+            if incident.duration.is_zero() {
+                Err(("duration", "must be positive".to_owned()))
+            } else {
+                incident_window(&s.time, incident).map_err(|m| ("start", m))
+            }
+        });
+    checked.map_err(|(field, message)| Problem {
+        key: key(field),
+        message: format!("{kind}: {message}"),
+    })
+}
+
+/// The scope of an incident is one the scenario generates transactions of; the field at
+/// fault and the problem otherwise.
+fn incident_scope(s: &Scenario, incident: &Incident) -> Result<(), (&'static str, String)> {
+    match incident.kind {
         IncidentKind::ApprovalDrop => {
-            let payment_type = incident.payment_type.expect("checked above");
-            let currency = incident.currency.expect("checked above");
+            let payment_type = incident.payment_type.expect("checked before");
+            let currency = incident.currency.expect("checked before");
             let type_weight = s.payment_types.get(payment_type).map(|m| m.weight);
             let currency_weight = s.currencies.get(currency).map(|m| m.weight);
             generated(payment_type.as_str(), type_weight, "payment_types")
-                .map_err(|m| (key("payment_type"), m))
-                .and_then(|()| {
-                    generated(currency.code(), currency_weight, "currencies")
-                        .map_err(|m| (key("currency"), m))
-                })
+                .map_err(|m| ("payment_type", m))?;
+            generated(currency.code(), currency_weight, "currencies").map_err(|m| ("currency", m))
         }
         IncidentKind::FraudBurst => {
-            let country = incident.country.expect("checked above");
-            generated(
-                country.as_str(),
-                s.countries.get(country).copied(),
-                "countries",
-            )
-            .map_err(|m| (key("country"), m))
+            let country = incident.country.expect("checked before");
+            let weight = s.countries.get(country).copied();
+            generated(country.as_str(), weight, "countries").map_err(|m| ("country", m))
         }
         IncidentKind::MerchantDeclineSpike => match incident.merchant {
             Some(MerchantRef::Id(n)) if u64::from(n) >= s.merchants.count => {
@@ -305,47 +322,29 @@ fn incident(s: &Scenario, index: usize, incident: &Incident) -> Checked {
                 push_id(&mut id, 'm', n);
                 push_id(&mut last, 'm', (s.merchants.count - 1) as u32);
                 Err((
-                    key("merchant"),
+                    "merchant",
                     format!("{id} is not one of the merchants (m-000000 to {last})"),
                 ))
             }
             _ => Ok(()),
         },
-    };
-    if let Err((key, message)) = scope {
-        return fail(key, format!("{kind}: {message}"));
     }
-    for (field, rate) in [
-        ("approval_rate", incident.approval_rate),
-        ("fraud_rate", incident.fraud_rate),
-        ("decline_rate", incident.decline_rate),
-    ] {
-        if let Some(rate) = rate
-            && !(0.0..=1.0).contains(&rate)
-        {
-            return fail(
-                key(field),
-                format!("{kind}: {rate} is not a share between 0 and 1"),
-            );
-        }
-    }
-    if incident.duration.is_zero() {
-        return fail(key("duration"), format!("{kind}: must be positive"));
-    }
-    if let TimeMode::Backfill { from, to } = s.time {
+}
+
+/// In a backfill, an incident starts before its end and ends after its start.
+fn incident_window(time: &TimeMode, incident: &Incident) -> Result<(), String> {
+    if let TimeMode::Backfill { from, to } = *time {
         let start = incident.start_at(from);
         let end = start + TimeDelta::from_std(incident.duration).unwrap_or(TimeDelta::MAX);
         if start >= to {
-            return fail(
-                key("start"),
-                format!("{kind}: starts at {start}, not before the end of the backfill ({to})"),
-            );
+            return Err(format!(
+                "starts at {start}, not before the end of the backfill ({to})"
+            ));
         }
         if end <= from {
-            return fail(
-                key("start"),
-                format!("{kind}: ends at {end}, not after the start of the backfill ({from})"),
-            );
+            return Err(format!(
+                "ends at {end}, not after the start of the backfill ({from})"
+            ));
         }
     }
     Ok(())
@@ -499,6 +498,29 @@ mod tests {
         yaml
     }
 
+    fn burst(extra: &[&'static str]) -> Vec<&'static str> {
+        let mut item = vec!["kind: fraud_burst", "start: 6h", "duration: 20m"];
+        item.extend_from_slice(extra);
+        item
+    }
+
+    fn spike(merchant: &'static str) -> Vec<&'static str> {
+        vec![
+            "kind: merchant_decline_spike",
+            merchant,
+            "start: 12h",
+            "duration: 30m",
+            "decline_rate: 0.6",
+        ]
+    }
+
+    /// [`DROP`] with its line `field` replaced.
+    fn drop_with(field: usize, value: &'static str) -> Vec<&'static str> {
+        let mut item = DROP.to_vec();
+        item[field] = value;
+        item
+    }
+
     const DROP: &[&str] = &[
         "kind: approval_drop",
         "payment_type: card",
@@ -509,26 +531,7 @@ mod tests {
     ];
 
     #[test]
-    fn simulator_incidents_that_make_no_sense_name_the_incident_field_and_line() {
-        let burst = |extra: &[&'static str]| -> Vec<&'static str> {
-            let mut item = vec!["kind: fraud_burst", "start: 6h", "duration: 20m"];
-            item.extend_from_slice(extra);
-            item
-        };
-        let spike = |merchant: &'static str| {
-            vec![
-                "kind: merchant_decline_spike",
-                merchant,
-                "start: 12h",
-                "duration: 30m",
-                "decline_rate: 0.6",
-            ]
-        };
-        let drop_with = |field: usize, value: &'static str| {
-            let mut item = DROP.to_vec();
-            item[field] = value;
-            item
-        };
+    fn simulator_incident_fields_and_shares_that_make_no_sense_name_the_incident_and_line() {
         assert_refused(&[
             (
                 // Placed at the entry's first line, not at the next entry's country.
@@ -551,6 +554,35 @@ mod tests {
                  and 1",
             ),
             (
+                with_incidents(&[&spike("merchant: shop-1")]),
+                "line 7: incidents[0].merchant: \"shop-1\" is not a merchant id like m-000042, \
+                 nor top (the busiest)",
+            ),
+            (
+                with_incidents(&[&drop_with(3, "start: soon")]),
+                "line 9: incidents[0].start: \"soon\" is neither an offset from the run's start \
+                 (2h, 90m) nor an RFC 3339 time",
+            ),
+            (
+                with_incidents(&[&drop_with(4, "duration: 0s")]),
+                "line 10: incidents[0].duration: approval_drop: must be positive",
+            ),
+        ]);
+        let unknown = Scenario::from_yaml(&with_incidents(&[&["kind: outage"]]), "s.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            unknown.starts_with(
+                "invalid scenario s.yaml, line 6: incidents[0].kind: unknown variant `outage`"
+            ),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn simulator_incident_scopes_and_windows_the_run_does_not_have_name_the_incident_and_line() {
+        assert_refused(&[
+            (
                 with_incidents(&[&burst(&["country: AQ", "fraud_rate: 0.2"])]),
                 "line 9: incidents[0].country: fraud_burst: AQ is not one of countries",
             ),
@@ -569,10 +601,6 @@ mod tests {
                 "line 8: incidents[0].currency: approval_drop: CHF is not one of currencies",
             ),
             (
-                with_incidents(&[&drop_with(4, "duration: 0s")]),
-                "line 10: incidents[0].duration: approval_drop: must be positive",
-            ),
-            (
                 with_incidents(&[DROP, DROP, &drop_with(3, "start: 24h")]),
                 "line 21: incidents[2].start: approval_drop: starts at 2026-11-26 00:00:00 UTC, \
                  not before the end of the backfill (2026-11-26 00:00:00 UTC)",
@@ -587,26 +615,7 @@ mod tests {
                 "line 7: incidents[0].merchant: merchant_decline_spike: m-000200 is not one of \
                  the merchants (m-000000 to m-000199)",
             ),
-            (
-                with_incidents(&[&spike("merchant: shop-1")]),
-                "line 7: incidents[0].merchant: \"shop-1\" is not a merchant id like m-000042, \
-                 nor top (the busiest)",
-            ),
-            (
-                with_incidents(&[&drop_with(3, "start: soon")]),
-                "line 9: incidents[0].start: \"soon\" is neither an offset from the run's start \
-                 (2h, 90m) nor an RFC 3339 time",
-            ),
         ]);
-        let unknown = Scenario::from_yaml(&with_incidents(&[&["kind: outage"]]), "s.yaml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            unknown.starts_with(
-                "invalid scenario s.yaml, line 6: incidents[0].kind: unknown variant `outage`"
-            ),
-            "{unknown}"
-        );
     }
 
     #[test]
