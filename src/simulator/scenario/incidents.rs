@@ -122,6 +122,11 @@ fn domain_key<'de, D: Deserializer<'de>, K: EntryKey>(d: D) -> Result<Option<K>,
     }
 }
 
+/// `incidents: null` is no incidents, as `bursts: null` is no bursts.
+pub(super) fn null_is_none<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Incident>, D::Error> {
+    Ok(Option::<Vec<Incident>>::deserialize(d)?.unwrap_or_default())
+}
+
 /// One entry of `incidents:`, as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

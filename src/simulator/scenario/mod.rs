@@ -92,7 +92,8 @@ pub struct Scenario {
     pub fraud: Fraud,
     /// Deliberate faults, each labelled in the manifest.
     pub faults: Faults,
-    /// Planted incidents, each written to the manifest; empty: none.
+    /// Planted incidents, each written to the manifest; empty (or `null`): none.
+    #[serde(deserialize_with = "incidents::null_is_none")]
     pub incidents: Vec<Incident>,
     /// How events are handed to the sinks.
     pub delivery: Delivery,
@@ -737,6 +738,8 @@ mod tests {
     #[test]
     fn simulator_default_plants_no_incident_and_the_demo_one_of_each_at_its_hours() {
         assert!(Scenario::default().incidents.is_empty());
+        let off = Scenario::from_yaml("incidents: null\n", "s.yaml").unwrap();
+        assert!(off.incidents.is_empty());
         let demo = Scenario::from_yaml(
             include_str!("../../../config/incidents.yaml"),
             "config/incidents.yaml",
