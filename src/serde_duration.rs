@@ -17,7 +17,7 @@ pub(crate) mod duration {
     /// more than about 262,000 years overflows the calendar and panicked there.
     const LONGEST: Duration = Duration::from_secs(36_525 * 86_400);
 
-    pub(super) fn parse(text: &str) -> Result<Duration, String> {
+    pub(crate) fn parse(text: &str) -> Result<Duration, String> {
         let duration = humantime::parse_duration(text).map_err(|e| {
             format!("{text:?} is not a duration ({e}); write it like 30s, 5m or 1h")
         })?;

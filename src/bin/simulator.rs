@@ -250,6 +250,17 @@ fn validate_command(config: &Path) -> anyhow::Result<ExitCode> {
             TimeMode::Backfill { from, to } => format!("backfill {from} to {to}"),
         }
     );
+    if !scenario.incidents.is_empty() {
+        println!("{} incidents planted:", scenario.incidents.len());
+        match scenario.run_start() {
+            Some(start) => {
+                for incident in scenario.incidents_at(start) {
+                    println!("  {}", incident.manifest_line());
+                }
+            }
+            None => println!("  (their offsets count from the start of the realtime run)"),
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -315,6 +326,8 @@ fn scenario_of(args: &RunArgs) -> anyhow::Result<Scenario> {
         }
         scenario.time = TimeMode::Backfill { from, to };
     }
+    let shown = args.config.as_ref().map(|p| p.display().to_string());
+    scenario.check(shown.as_deref().unwrap_or("config/simulator.yaml"))?;
     Ok(scenario)
 }
 

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
+use serde_json::{Value, json};
 
+use super::scenario::PlannedIncident;
 use super::sinks::{Sink, SinkError, SinkStats};
 use super::truth::Truth;
 use super::{Arrivals, Emission, Expected, Generator, Scenario};
@@ -99,20 +100,32 @@ struct Outputs {
 }
 
 impl Outputs {
+    fn manifest_line(&mut self, line: &Value) -> Result<(), RunError> {
+        if let Some((path, out)) = &mut self.manifest {
+            writeln!(out, "{line}").map_err(|source| RunError::Output {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// One manifest line per planted incident, before the events they touch.
+    fn incidents(&mut self, incidents: &[PlannedIncident]) -> Result<(), RunError> {
+        for incident in incidents {
+            self.manifest_line(&incident.manifest_line())?;
+        }
+        Ok(())
+    }
+
     fn record(&mut self, events: &[Emission]) -> Result<(), RunError> {
         for event in events {
-            if let Some((path, out)) = &mut self.manifest {
-                let line = json!({
-                    "seq": self.seq,
-                    "transaction_id": event.transaction_id,
-                    "fault": event.fault.name(),
-                    "expected": event.expected.label(),
-                });
-                writeln!(out, "{line}").map_err(|source| RunError::Output {
-                    path: path.clone(),
-                    source,
-                })?;
-            }
+            self.manifest_line(&json!({
+                "seq": self.seq,
+                "transaction_id": event.transaction_id,
+                "fault": event.fault.name(),
+                "expected": event.expected.label(),
+            }))?;
             if let (Some(truth), Some(txn), Expected::Accepted) =
                 (&mut self.truth, &event.txn, event.expected)
             {
@@ -160,7 +173,8 @@ pub async fn run(
 
     match scenario.backfill_range() {
         Some((from, to)) => {
-            let mut generator = Generator::new(&scenario);
+            outputs.incidents(&scenario.incidents_at(from))?;
+            let mut generator = Generator::starting_at(&scenario, from);
             let mut arrivals = Arrivals::new(&scenario, from);
             loop {
                 if options.count.is_some_and(|n| summary.transactions >= n) {
@@ -231,7 +245,8 @@ async fn realtime(
     started: Instant,
 ) -> Result<(), RunError> {
     let start = Utc::now();
-    let mut generator = Generator::new(&scenario);
+    outputs.incidents(&scenario.incidents_at(start))?;
+    let mut generator = Generator::starting_at(&scenario, start);
     let mut arrivals = Arrivals::new(&scenario, start);
     let mut last_flush = Instant::now();
     let mut last_check = Instant::now();
@@ -270,8 +285,13 @@ async fn realtime(
                         let mut reseeded = new.clone();
                         reseeded.seed = new.seed
                             ^ u64::from(summary.reloads).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                        generator = Generator::new(&reseeded);
+                        // Incidents still count from the run's start; changed ones are
+                        // listed again.
+                        generator = Generator::starting_at(&reseeded, start);
                         arrivals = Arrivals::new(&reseeded, Utc::now());
+                        if new.incidents != scenario.incidents {
+                            outputs.incidents(&new.incidents_at(start))?;
+                        }
                         scenario = new;
                         tracing::info!(rate = scenario.rate.events_per_second, "scenario reloaded");
                         progress.message(&format!(

@@ -72,6 +72,55 @@ async fn to_file(s: Scenario, dir: &Path, count: u64) -> (String, Vec<Value>, Ve
     (events, manifest, truth)
 }
 
+fn demo_incidents() -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/incidents.yaml");
+    Scenario::load(&path).unwrap()
+}
+
+#[tokio::test]
+async fn simulator_manifest_lists_the_planted_incidents_before_the_events() {
+    let dir = temp("incidents");
+    let s = demo_incidents();
+    let planned = s.incidents_at(s.run_start().unwrap());
+    let (events, manifest, _) = to_file(s, &dir, 2000).await;
+    let (incidents, faults) = manifest.split_at(3);
+    let expected: Vec<Value> = planned.iter().map(|i| i.manifest_line()).collect();
+    assert_eq!(incidents, expected);
+    assert_eq!(
+        incidents[2],
+        serde_json::json!({
+            "incident": "merchant_decline_spike", "index": 2,
+            "start": "2026-11-25T16:00:00.000Z", "end": "2026-11-25T16:45:00.000Z",
+            "scope": {"merchant_id": "m-000000"}, "outcome": {"decline_rate": 0.6},
+            "expected": "alert",
+        })
+    );
+    // Then one line per event, as without incidents.
+    assert_eq!(faults.len(), events.lines().count());
+    assert!(
+        faults
+            .iter()
+            .all(|f| f.get("incident").is_none() && f["seq"].is_u64())
+    );
+
+    // A realtime run's incidents count from when it starts.
+    let mut realtime = demo_incidents();
+    realtime.time = TimeMode::Realtime;
+    realtime.rate.events_per_second = 2000.0;
+    let before = Utc::now();
+    let (_, manifest, _) = to_file(realtime, &dir, 100).await;
+    let after = Utc::now();
+    let start =
+        |line: &Value| -> DateTime<Utc> { line["start"].as_str().unwrap().parse().unwrap() };
+    let first = start(&manifest[0]) - TimeDelta::hours(4);
+    assert!(
+        before <= first && first <= after,
+        "{before} {first} {after}"
+    );
+    assert_eq!(manifest[0]["incident"], "approval_drop");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[tokio::test]
 async fn the_same_seed_gives_the_same_bytes_whatever_the_batch_size() {
     let dir = temp("determinism");

@@ -45,6 +45,51 @@ fn shipped_scenario() -> String {
 }
 
 #[tokio::test]
+async fn simulator_validate_lists_the_demo_incidents_and_run_refuses_a_range_that_misses_them() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/config/incidents.yaml");
+    let (code, out, err) = text(&run(&["validate", "--config", demo]).await);
+    assert_eq!(code, 0, "{err}");
+    let listed: Vec<Value> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("3 incidents planted:"))
+        .skip(1)
+        .map(|l| serde_json::from_str(l.trim()).unwrap())
+        .collect();
+    let kinds: Vec<&str> = listed
+        .iter()
+        .map(|l| l["incident"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["approval_drop", "fraud_burst", "merchant_decline_spike"],
+        "{out}"
+    );
+    assert_eq!(listed[0]["start"], "2026-11-25T04:00:00.000Z");
+
+    // Six hours from --from: the fraud burst at 10h falls outside; nothing is sent.
+    let (code, out, err) = text(
+        &run(&[
+            "run",
+            "--config",
+            demo,
+            "--from",
+            "2026-11-20T00:00:00Z",
+            "--to",
+            "2026-11-20T06:00:00Z",
+            "--sink",
+            "null",
+            "--quiet",
+        ])
+        .await,
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.contains("incidents[1].start: fraud_burst: starts at 2026-11-20 10:00:00 UTC"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn default_config_prints_the_shipped_scenario_and_validate_accepts_it() {
     let (code, out, _) = text(&run(&["default-config"]).await);
     assert_eq!(code, 0);

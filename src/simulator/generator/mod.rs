@@ -6,6 +6,14 @@
 //! the same bytes, whatever the sinks do with them afterwards. Transactions hold the
 //! domain's values (`PaymentType`, `Status`, `Currency`, ...), whose canonical text is what
 //! the events carry.
+//!
+//! While a planted incident is active (event time in its `[start, end)`), the ordinary
+//! transactions of its scope take its outcome: an approval drop and a merchant's decline
+//! spike decide approved or declined from the transaction's own outcome roll, a fraud
+//! burst rolls once more for `is_fraud`, and only inside it, so a stream is the same as
+//! without incidents up to the first one. Fraud episodes' payments keep their own
+//! outcomes. An out-of-order event keeps its outcome while its time moves back (by up to
+//! `faults.out_of_order.max_jitter`, possibly out of the window).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -26,7 +34,7 @@ use model::{CategoryModel, CurrencyModel, Draw, TypeModel, choice, fraud_index, 
 use text::push_rfc3339;
 pub use text::{push_id, push_major};
 
-use super::scenario::{PartitionKey, Scenario};
+use super::scenario::{IncidentEffect, PartitionKey, PlannedIncident, Scenario};
 use crate::domain::{Channel, Country, Currency, PaymentType, Status};
 use crate::ingest::RejectReason;
 
@@ -184,14 +192,33 @@ pub struct Generator {
     late_txns: Vec<(String, Txn)>,
     counter: u64,
     malformed_turn: u8,
+    /// The scenario's incidents with their windows (none when the run's start is not
+    /// known: see [`Generator::starting_at`]).
+    incidents: Vec<PlannedIncident>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct LateEvent(String, u32, String, bool);
 
 impl Generator {
-    /// A generator for a validated scenario.
+    /// A generator for a validated scenario. Its incidents count from the backfill's
+    /// `from`; a realtime scenario's are only planted by [`Generator::starting_at`].
     pub fn new(scenario: &Scenario) -> Self {
+        match scenario.run_start() {
+            Some(start) => Self::starting_at(scenario, start),
+            None => Self::without_incidents(scenario),
+        }
+    }
+
+    /// A generator for a run of a validated scenario that starts at `run_start`, the
+    /// instant its incidents' offsets count from ([`Scenario::incidents_at`]).
+    pub fn starting_at(scenario: &Scenario, run_start: DateTime<Utc>) -> Self {
+        let mut generator = Self::without_incidents(scenario);
+        generator.incidents = scenario.incidents_at(run_start);
+        generator
+    }
+
+    fn without_incidents(scenario: &Scenario) -> Self {
         let categories = &scenario.merchants.categories;
         let types = scenario
             .payment_types
@@ -233,7 +260,56 @@ impl Generator {
             late_txns: Vec::new(),
             counter: 0,
             malformed_turn: 0,
+            incidents: Vec::new(),
         }
+    }
+
+    /// The outcome an active incident gives a transaction of this payment type,
+    /// currency and merchant at `at`, from the transaction's outcome `roll`: the first
+    /// such incident in the scenario's order decides.
+    fn incident_status(
+        &self,
+        at: DateTime<Utc>,
+        payment_type: PaymentType,
+        currency: Currency,
+        merchant: u32,
+        roll: f64,
+    ) -> Option<Status> {
+        let share_approved = self
+            .incidents
+            .iter()
+            .filter(|incident| incident.active(at))
+            .find_map(|incident| match incident.effect {
+                IncidentEffect::ApprovalDrop {
+                    payment_type: p,
+                    currency: c,
+                    approval_rate,
+                } if p == payment_type && c == currency => Some(approval_rate),
+                IncidentEffect::MerchantDeclineSpike {
+                    merchant: m,
+                    decline_rate,
+                } if m == merchant => Some(1.0 - decline_rate),
+                _ => None,
+            })?;
+        Some(if roll < share_approved {
+            Status::Approved
+        } else {
+            Status::Declined
+        })
+    }
+
+    /// The fraud rate of the first fraud burst active at `at` in `country`.
+    fn fraud_burst(&self, at: DateTime<Utc>, country: Country) -> Option<f64> {
+        self.incidents
+            .iter()
+            .filter(|incident| incident.active(at))
+            .find_map(|incident| match incident.effect {
+                IncidentEffect::FraudBurst {
+                    country: c,
+                    fraud_rate,
+                } if c == country => Some(fraud_rate),
+                _ => None,
+            })
     }
 
     fn next_id(&mut self) -> String {
@@ -274,18 +350,26 @@ impl Generator {
             .outcomes_by_hour
             .as_ref()
             .map_or(1.0, |m| m[at.hour() as usize]);
-        let [decline, failure, pending, refund] = model.outcome;
-        let edges = [decline * hourly, failure * hourly, pending, refund];
-        let mut edge = 0.0;
-        let mut status = Status::Approved;
-        for (outcome, share) in OUTCOMES.iter().zip(edges) {
-            edge += share;
-            if roll < edge {
-                status = *outcome;
-                break;
-            }
-        }
         let payment_type = model.payment_type;
+        let incident = self.incident_status(
+            at,
+            payment_type,
+            self.currencies[currency].currency,
+            merchant,
+            roll,
+        );
+        let status = incident.unwrap_or_else(|| {
+            let [decline, failure, pending, refund] = model.outcome;
+            let edges = [decline * hourly, failure * hourly, pending, refund];
+            let mut edge = 0.0;
+            for (outcome, share) in OUTCOMES.iter().zip(edges) {
+                edge += share;
+                if roll < edge {
+                    return *outcome;
+                }
+            }
+            Status::Approved
+        });
         let draw = Draw {
             payment_type,
             currency,
@@ -315,6 +399,11 @@ impl Generator {
         let customer = self.rng.gen_range(0..self.customers) as u32;
         let country = self.countries[self.country_index.sample(&mut self.rng)];
         let channel = self.channels[self.channel_index.sample(&mut self.rng)];
+        // Drawn only inside a burst, so a stream without one is unchanged.
+        let is_fraud = is_fraud
+            || self
+                .fraud_burst(at, country)
+                .is_some_and(|rate| self.rng.r#gen::<f64>() < rate);
         Txn {
             id: self.next_id(),
             occurred_at: at,
@@ -696,5 +785,154 @@ mod tests {
             assert_eq!(copies[0].partition_key, txn.customer);
             assert_eq!(copies[0].expected, Expected::Duplicate);
         }
+    }
+
+    /// Three quiet hours of backfill at 20 transactions a second (no faults, bursts or
+    /// hourly outcomes, the default fraud), with `incidents` (YAML list entries).
+    fn with_incidents(incidents: &str) -> Scenario {
+        Scenario::from_yaml(
+            &format!(
+                "rate: {{events_per_second: 20, bursts: null}}\n\
+                 outcomes_by_hour: null\n\
+                 faults: {{duplicates: 0, late: {{rate: 0}}, out_of_order: {{rate: 0}}, \
+                 malformed: 0, legacy_format: 0}}\n\
+                 time: {{mode: backfill, from: 2026-11-25T00:00:00Z, to: 2026-11-25T03:00:00Z}}\n\
+                 incidents:{incidents}\n"
+            ),
+            "s.yaml",
+        )
+        .unwrap()
+    }
+
+    /// Every transaction of a scenario's backfill, as generated.
+    fn transactions(scenario: &Scenario) -> Vec<Txn> {
+        let (from, to) = scenario.backfill_range().unwrap();
+        let mut generator = Generator::new(scenario);
+        let mut arrivals = Arrivals::new(scenario, from);
+        let mut out = Vec::new();
+        loop {
+            let at = arrivals.next_time();
+            if at >= to {
+                break;
+            }
+            generator.arrival(at, &mut out);
+        }
+        generator.flush(&mut out);
+        out.into_iter().filter_map(|e| e.txn).collect()
+    }
+
+    /// The share of `txns` that `hit`, and how many there were.
+    fn share<'a>(txns: impl Iterator<Item = &'a Txn>, hit: impl Fn(&Txn) -> bool) -> (f64, usize) {
+        let (mut hits, mut n) = (0, 0);
+        for txn in txns {
+            n += 1;
+            hits += usize::from(hit(txn));
+        }
+        (hits as f64 / n.max(1) as f64, n)
+    }
+
+    const PLANTED: &str = "
+  - {kind: approval_drop, payment_type: card, currency: USD, start: 30m, duration: 30m, approval_rate: 0.5}
+  - {kind: fraud_burst, country: BR, start: 75m, duration: 30m, fraud_rate: 0.2}
+  - {kind: merchant_decline_spike, merchant: top, start: 2h, duration: 30m, decline_rate: 0.6}";
+
+    #[test]
+    fn simulator_incidents_change_their_scopes_outcomes_inside_their_windows_only() {
+        let scenario = with_incidents(PLANTED);
+        let planned = &scenario.incidents_at(scenario.run_start().unwrap());
+        let txns = transactions(&scenario);
+        let inside = |i: usize| {
+            txns.iter()
+                .filter(move |t| planned[i].active(t.occurred_at))
+        };
+        let quiet = || {
+            txns.iter()
+                .filter(|t| !planned.iter().any(|p| p.active(t.occurred_at)))
+        };
+        let card_usd = |t: &&Txn| t.payment_type == PaymentType::Card && t.currency.code() == "USD";
+        let approved = |t: &Txn| t.status == Status::Approved;
+        let (during, n) = share(inside(0).filter(card_usd), approved);
+        let (usual, _) = share(quiet().filter(card_usd), approved);
+        assert!(n > 5000 && (during - 0.5).abs() < 0.02, "{during} of {n}");
+        assert!(usual > 0.85, "{usual}");
+        // The rest of a drop is declined, with a reason.
+        assert!(
+            inside(0)
+                .filter(card_usd)
+                .all(|t| approved(t) || t.decline_reason.is_some())
+        );
+
+        let br = |t: &&Txn| t.country.as_str() == "BR";
+        let (during, n) = share(inside(1).filter(br), |t| t.is_fraud);
+        let (usual, _) = share(quiet().filter(br), |t| t.is_fraud);
+        assert!(n > 2000 && (during - 0.2).abs() < 0.03, "{during} of {n}");
+        assert!(usual < 0.03, "{usual}");
+
+        let top = |t: &&Txn| t.merchant == 0;
+        let declined = |t: &Txn| t.status == Status::Declined;
+        let (during, n) = share(inside(2).filter(top), declined);
+        let (usual, _) = share(quiet().filter(top), declined);
+        assert!(n > 3000 && (during - 0.6).abs() < 0.03, "{during} of {n}");
+        assert!(usual < 0.15, "{usual}");
+        // Other merchants keep their declines meanwhile.
+        let (others, _) = share(inside(2).filter(|t| t.merchant != 0), declined);
+        assert!(others < 0.15, "{others}");
+    }
+
+    #[test]
+    fn simulator_incident_windows_start_and_end_exactly() {
+        let mut scenario = with_incidents(
+            "
+  - {kind: approval_drop, payment_type: card, currency: USD, start: 30m, duration: 30m, approval_rate: 0}",
+        );
+        // Fraud episodes' card payments keep their own outcomes.
+        scenario.fraud.rate = 0.0;
+        let start: DateTime<Utc> = "2026-11-25T00:30:00Z".parse().unwrap();
+        let end = start + TimeDelta::minutes(30);
+        let card_usd: Vec<Txn> = transactions(&scenario)
+            .into_iter()
+            .filter(|t| t.payment_type == PaymentType::Card && t.currency.code() == "USD")
+            .collect();
+        let approved = |from: DateTime<Utc>, to: DateTime<Utc>| {
+            card_usd
+                .iter()
+                .filter(|t| from <= t.occurred_at && t.occurred_at < to)
+                .filter(|t| t.status == Status::Approved)
+                .count()
+        };
+        let minute = TimeDelta::minutes(1);
+        assert_eq!(approved(start, end), 0);
+        assert!(approved(start - minute, start) > 100);
+        assert!(approved(end, end + minute) > 100);
+    }
+
+    #[test]
+    fn simulator_incidents_are_deterministic_and_leave_the_stream_before_them_alone() {
+        let planted = with_incidents(PLANTED);
+        let first = transactions(&planted);
+        assert_eq!(first, transactions(&planted));
+        let mut reseeded = planted.clone();
+        reseeded.seed += 1;
+        assert_ne!(first, transactions(&reseeded));
+        let plain = transactions(&with_incidents(" []"));
+        let before = |txns: &[Txn]| -> Vec<Txn> {
+            let start: DateTime<Utc> = "2026-11-25T00:30:00Z".parse().unwrap();
+            txns.iter()
+                .take_while(|t| t.occurred_at < start)
+                .cloned()
+                .collect()
+        };
+        assert!(before(&first).len() > 30_000);
+        assert_eq!(before(&first), before(&plain));
+        assert_ne!(first, plain);
+        // A realtime scenario's incidents wait for the run's start.
+        let mut realtime = planted.clone();
+        realtime.time = crate::simulator::scenario::TimeMode::Realtime;
+        assert!(Generator::new(&realtime).incidents.is_empty());
+        let start: DateTime<Utc> = "2026-11-25T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            Generator::starting_at(&realtime, start).incidents,
+            planted.incidents_at(start)
+        );
     }
 }

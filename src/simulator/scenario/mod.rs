@@ -9,6 +9,7 @@
 //! values ([`entries`]); the rest is checked once by [`validate`](self::validate).
 
 mod entries;
+mod incidents;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,9 @@ use serde_json::Value;
 use crate::domain::{Channel, Country, Currency, PaymentType};
 
 pub use entries::{Entries, EntryKey};
+pub use incidents::{
+    Incident, IncidentEffect, IncidentKind, IncidentStart, MerchantRef, PlannedIncident,
+};
 
 /// Why a scenario was refused.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +92,9 @@ pub struct Scenario {
     pub fraud: Fraud,
     /// Deliberate faults, each labelled in the manifest.
     pub faults: Faults,
+    /// Planted incidents, each written to the manifest; empty (or `null`): none.
+    #[serde(deserialize_with = "incidents::null_is_none")]
+    pub incidents: Vec<Incident>,
     /// How events are handed to the sinks.
     pub delivery: Delivery,
 }
@@ -445,6 +452,21 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// Validates a scenario again after it was changed in code (the command line's
+    /// `--from/--to` move a run, and with it the incidents that must fall inside it);
+    /// `path` names the file in errors, which give no line.
+    ///
+    /// # Errors
+    /// [`ScenarioError::Invalid`] naming the key and the fix.
+    pub fn check(&self, path: &str) -> Result<(), ScenarioError> {
+        validate::scenario(self).map_err(|p| ScenarioError::Invalid {
+            path: path.to_owned(),
+            line: None,
+            key: p.key,
+            message: p.message,
+        })
+    }
+
     /// Reads, parses and validates a scenario file.
     ///
     /// # Errors
@@ -459,24 +481,74 @@ impl Scenario {
     }
 }
 
-/// The line where a dotted key (`faults.late.rate`) is written: each segment is looked
-/// for as `segment:` after the line of the one before it.
+/// The line where a dotted key (`faults.late.rate`, `incidents[1].start`) is written:
+/// each segment is looked for as `segment:` after the line of the one before it; an index
+/// (`[1]`) picks that item of a block list (`- ...` lines), and a key not written in the
+/// item is placed at the item's first line.
 fn line_of(text: &str, key: &str) -> Option<usize> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut from = 0;
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .collect();
+    let (mut from, mut until) = (0, lines.len());
     let mut found = None;
+    let mut in_item = false;
     for segment in key.split('.') {
-        let needle = format!("{segment}:");
-        let at = (from..lines.len()).find(|&i| {
-            let line = lines[i].split('#').next().unwrap_or("");
+        let (name, index) = match segment.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        let needle = format!("{name}:");
+        let at = (from..until).find(|&i| {
+            let line = lines[i];
             line.trim_start().starts_with(&needle)
                 || line.contains(&format!(" {needle}"))
                 || line.contains(&format!("{{{needle}"))
-        })?;
+        });
+        let Some(at) = at else {
+            return if in_item { found } else { None };
+        };
         found = Some(at + 1);
         from = at;
+        if let Some(index) = index {
+            let Some((item, end)) = list_item(&lines[..until], at, index) else {
+                return found;
+            };
+            found = Some(item + 1);
+            (from, until, in_item) = (item, end, true);
+        }
     }
     found
+}
+
+/// The first line of item `index` of the block list under the key at line `key` (0
+/// first), and the line after the item.
+fn list_item(lines: &[&str], key: usize, index: usize) -> Option<(usize, usize)> {
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let mut items = Vec::new();
+    let mut end = lines.len();
+    let mut list_indent = None;
+    for (i, line) in lines.iter().enumerate().skip(key + 1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let dash = line.trim_start().starts_with('-');
+        match list_indent {
+            None if dash => list_indent = Some(indent(line)),
+            None => return None,
+            Some(_) => {}
+        }
+        let level = list_indent.expect("set");
+        if indent(line) < level || (indent(line) == level && !dash) {
+            end = i;
+            break;
+        }
+        if indent(line) == level {
+            items.push(i);
+        }
+    }
+    let item = *items.get(index)?;
+    Some((item, items.get(index + 1).copied().unwrap_or(end)))
 }
 
 #[cfg(test)]
@@ -661,5 +733,91 @@ mod tests {
         assert_eq!(written, [(Channel::Online, 1.0), (Channel::Pos, 3.0)]);
         assert!(!s.channels.is_empty());
         assert!(Entries::<Channel, f64>::new([]).is_empty());
+    }
+
+    #[test]
+    fn simulator_default_plants_no_incident_and_the_demo_one_of_each_at_its_hours() {
+        assert!(Scenario::default().incidents.is_empty());
+        let off = Scenario::from_yaml("incidents: null\n", "s.yaml").unwrap();
+        assert!(off.incidents.is_empty());
+        let demo = Scenario::from_yaml(
+            include_str!("../../../config/incidents.yaml"),
+            "config/incidents.yaml",
+        )
+        .unwrap();
+        let start = demo.run_start().expect("a backfill");
+        let (_, end) = demo.backfill_range().expect("a backfill");
+        assert_eq!(end - start, chrono::TimeDelta::hours(24));
+        let hours = |t: DateTime<Utc>| (t - start).num_minutes() as f64 / 60.0;
+        let planned: Vec<(&str, f64, f64)> = demo
+            .incidents_at(start)
+            .iter()
+            .map(|i| (i.kind().name(), hours(i.start), hours(i.end)))
+            .collect();
+        // As the file's header says.
+        assert_eq!(
+            planned,
+            [
+                ("approval_drop", 4.0, 4.75),
+                ("fraud_burst", 10.0, 10.5),
+                ("merchant_decline_spike", 16.0, 16.75),
+            ]
+        );
+        // Offsets move with the run; a time stands.
+        let later = start + chrono::TimeDelta::days(3);
+        assert_eq!(
+            demo.incidents_at(later)[0].start,
+            later + chrono::TimeDelta::hours(4)
+        );
+        let fixed = Scenario::from_yaml(
+            "incidents:\n  - {kind: fraud_burst, country: BR, start: 2026-11-25T10:00:00Z, \
+             duration: 1m, fraud_rate: 0.2}\n",
+            "s.yaml",
+        )
+        .unwrap();
+        assert_eq!(
+            fixed.incidents_at(later)[0].start.to_rfc3339(),
+            "2026-11-25T10:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn simulator_incident_manifest_lines_carry_the_window_scope_and_outcome() {
+        let demo = Scenario::from_yaml(
+            include_str!("../../../config/incidents.yaml"),
+            "config/incidents.yaml",
+        )
+        .unwrap();
+        let lines: Vec<String> = demo
+            .incidents_at(demo.run_start().unwrap())
+            .iter()
+            .map(|i| i.manifest_line().to_string())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                r#"{"end":"2026-11-25T04:45:00.000Z","expected":"alert","incident":"approval_drop","index":0,"outcome":{"approval_rate":0.5},"scope":{"currency":"USD","payment_type":"card"},"start":"2026-11-25T04:00:00.000Z"}"#,
+                r#"{"end":"2026-11-25T10:30:00.000Z","expected":"alert","incident":"fraud_burst","index":1,"outcome":{"fraud_rate":0.25},"scope":{"country":"BR"},"start":"2026-11-25T10:00:00.000Z"}"#,
+                r#"{"end":"2026-11-25T16:45:00.000Z","expected":"alert","incident":"merchant_decline_spike","index":2,"outcome":{"decline_rate":0.6},"scope":{"merchant_id":"m-000000"},"start":"2026-11-25T16:00:00.000Z"}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn simulator_incident_keys_are_found_in_their_list_item() {
+        let text = "seed: 1\nincidents:\n  # a comment\n  - kind: a\n    start: 1h\n\n  - kind: b\n    \
+                    duration: 5m\n  - {kind: c}\nfaults:\n  duplicates: 0\n";
+        assert_eq!(line_of(text, "incidents[0].start"), Some(5));
+        assert_eq!(line_of(text, "incidents[1].kind"), Some(7));
+        // Not written in its item: the item's line, not the next item's start.
+        assert_eq!(line_of(text, "incidents[1].start"), Some(7));
+        assert_eq!(line_of(text, "incidents[2].kind"), Some(9));
+        // No such item: the list's line.
+        assert_eq!(line_of(text, "incidents[3].kind"), Some(2));
+        assert_eq!(line_of(text, "faults.duplicates"), Some(11));
+        assert_eq!(
+            line_of("incidents: [{kind: a}]\n", "incidents[0].kind"),
+            Some(1)
+        );
     }
 }
