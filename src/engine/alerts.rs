@@ -533,19 +533,28 @@ impl Verdict {
 }
 
 /// Judges the window of `series` (one group's windows by start) that starts at `window`.
+///
+/// Windows are judged in order from the start of the series, so that a baseline of the
+/// previous windows leaves out those that breached: during a drop that lasts an hour the
+/// baseline stays what it was before the drop, instead of sinking with it and resolving
+/// the alert while the drop goes on.
 pub fn judge(
     alert: &Alert,
     series: &BTreeMap<DateTime<Utc>, Sample>,
     window: DateTime<Utc>,
 ) -> Verdict {
     let width = TimeDelta::seconds(alert.source.window_seconds());
-    let one = |at: DateTime<Utc>| breach(alert, series, at, width);
-    let (breaches, value, baseline) = one(window);
+    let mut judged: BTreeMap<DateTime<Utc>, Judged> = BTreeMap::new();
+    for at in series.range(..=window).map(|(at, _)| *at) {
+        let verdict = breach(alert, series, &judged, at, width);
+        judged.insert(at, verdict);
+    }
+    let (breaches, value, baseline) = judged.get(&window).copied().unwrap_or((false, None, None));
     let mut streak = 0;
     if breaches {
         streak = 1;
         let mut at = window - width;
-        while streak < alert.for_windows && one(at).0 {
+        while streak < alert.for_windows && judged.get(&at).is_some_and(|j| j.0) {
             streak += 1;
             at -= width;
         }
@@ -559,13 +568,18 @@ pub fn judge(
     }
 }
 
-/// Whether the window at `at` breaches, its value, and the baseline it was judged by.
+/// A window's judgement: breaches, its value, the baseline it was judged by.
+type Judged = (bool, Option<f64>, Option<f64>);
+
+/// Whether the window at `at` breaches, its value, and the baseline it was judged by;
+/// `judged` holds the verdicts of the windows before it.
 fn breach(
     alert: &Alert,
     series: &BTreeMap<DateTime<Utc>, Sample>,
+    judged: &BTreeMap<DateTime<Utc>, Judged>,
     at: DateTime<Utc>,
     width: TimeDelta,
-) -> (bool, Option<f64>, Option<f64>) {
+) -> Judged {
     let Some(sample) = series.get(&at) else {
         return (false, None, None);
     };
@@ -575,15 +589,22 @@ fn breach(
         return (false, value, None);
     };
     let history = |baseline: Baseline| -> Vec<f64> {
-        let (count, step) = match baseline {
-            Baseline::Windows(n) => (n, width),
-            Baseline::Days(n) => (n, TimeDelta::days(1)),
-        };
-        (1..=i32::try_from(count).unwrap_or(0))
-            .filter_map(|k| series.get(&(at - step * k)))
-            .filter(|s| counted(s))
-            .filter_map(|s| s.value)
-            .collect()
+        match baseline {
+            // The previous N windows that did not breach, looking back at most 3N.
+            Baseline::Windows(n) => (1..=i32::try_from(n * 3).unwrap_or(0))
+                .map(|k| at - width * k)
+                .filter(|w| !judged.get(w).is_some_and(|j| j.0))
+                .filter_map(|w| series.get(&w))
+                .filter(|s| counted(s))
+                .filter_map(|s| s.value)
+                .take(usize::try_from(n).unwrap_or(0))
+                .collect(),
+            Baseline::Days(n) => (1..=i32::try_from(n).unwrap_or(0))
+                .filter_map(|k| series.get(&(at - TimeDelta::days(1) * k)))
+                .filter(|s| counted(s))
+                .filter_map(|s| s.value)
+                .collect(),
+        }
     };
     match alert.condition {
         Condition::Above(t) => (v > t, value, Some(t)),
@@ -625,7 +646,8 @@ pub fn lookback(alert: &Alert) -> TimeDelta {
     let streak = width * i32::try_from(alert.for_windows.saturating_sub(1)).unwrap_or(0);
     let baseline = match alert.condition.baseline() {
         None => TimeDelta::zero(),
-        Some(Baseline::Windows(n)) => width * i32::try_from(n).unwrap_or(0),
+        // Breaching windows are left out of the baseline: up to 3N windows back.
+        Some(Baseline::Windows(n)) => width * i32::try_from(n * 3).unwrap_or(0),
         Some(Baseline::Days(n)) => TimeDelta::days(i64::from(n)),
     };
     streak + baseline
@@ -714,7 +736,7 @@ alerts:
         );
         assert_eq!(alerts[2].severity, 2, "warning by default");
         assert_eq!(alerts[2].condition, Condition::Above(5.0));
-        assert_eq!(lookback(&alerts[0]), TimeDelta::minutes(35));
+        assert_eq!(lookback(&alerts[0]), TimeDelta::minutes(5 * (18 + 1)));
         assert_eq!(lookback(&alerts[1]), TimeDelta::days(7));
     }
 
@@ -796,6 +818,21 @@ alerts:
         assert_eq!(second.streak, 2);
         assert!(!judge(&a, &s, t(70)).breach);
         assert!(!judge(&a, &s, t(50)).breach);
+    }
+
+    #[test]
+    fn a_long_drop_keeps_its_baseline_from_before_the_drop() {
+        let a = alert("drops_by: 20%\n    baseline_windows: 4");
+        // 0.9 for an hour, then 0.6 for 8 windows: against the previous 4 windows the 5th
+        // low window would see a baseline of 0.6 and stop breaching.
+        let mut points: Vec<(i64, f64, i64)> = (0..12).map(|i| (i * 5, 0.9, 100)).collect();
+        points.extend((12..20).map(|i| (i * 5, 0.6, 100)));
+        let s = series(&points);
+        for i in 12..20 {
+            let v = judge(&a, &s, t(i * 5));
+            assert!(v.breach, "window {i}: {v:?}");
+            assert!((v.baseline.unwrap() - 0.9).abs() < 1e-12);
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //!
 //! Per alert and group there is at most one firing row (a unique partial index). A window
 //! whose streak reaches `for` opens one, or moves an open one's `last_window` on; a window
-//! at or after the open row's `last_window` that does not breach resolves it. Groups with
+//! at or after the open row's `last_window` that does not breach resolves it; a breach
+//! that a late revision finds again in the windows of a resolved alert extends that alert
+//! instead of telling a new one. Groups with
 //! an open alert but no row in the run's latest window are judged there too, so an alert
 //! whose group went quiet resolves. Every transition is returned once, for the caller to
 //! tell (telemetry) and count.
@@ -186,6 +188,11 @@ async fn step(
         }
         let first_window =
             verdict.window_start - width * i32::try_from(verdict.streak - 1).unwrap_or(0);
+        if extend_resolved(tx, alert, group, first_window - width, verdict.window_start).await? {
+            // Late data revised a window of a breach already told and resolved: the
+            // breach is that alert, not a new one.
+            return Ok(None);
+        }
         let id = fire(tx, alert, group, verdict, first_window, now).await?;
         open.insert(
             group.to_owned(),
@@ -217,6 +224,33 @@ async fn step(
     .await
     .map_err(StoreError::query("resolving an alert"))?;
     Ok(Some(transition("resolved", first_window, last_window)))
+}
+
+/// Extends the group's resolved alert whose windows reach `[from, to]`, if there is one.
+async fn extend_resolved(
+    tx: &Transaction<'_>,
+    alert: &Alert,
+    group: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let updated = tx
+        .execute_typed(
+            "UPDATE metric_alerts SET last_window = greatest(last_window, $4)
+             WHERE id = (SELECT id FROM metric_alerts
+                         WHERE alert = $1 AND group_key = $2::text::jsonb AND state = 'resolved'
+                           AND last_window >= $3 AND first_window <= $4
+                         ORDER BY id DESC LIMIT 1)",
+            &[
+                (&alert.name, Type::TEXT),
+                (&group, Type::TEXT),
+                (&from, Type::TIMESTAMPTZ),
+                (&to, Type::TIMESTAMPTZ),
+            ],
+        )
+        .await
+        .map_err(StoreError::query("extending a resolved alert"))?;
+    Ok(updated > 0)
 }
 
 /// Opens the group's alert; returns its id.

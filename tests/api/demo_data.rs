@@ -125,7 +125,7 @@ fn spike_events(spike: &Spike) -> Vec<Value> {
 
 /// Generates the scenario's backfill and sends it through the handler sink, running the
 /// timer every [`CLOSE_EVERY`] of event time.
-async fn send_traffic(app: &TestApp, s: Scenario) {
+pub async fn send_traffic(app: &TestApp, s: Scenario) {
     let (from, to) = s.backfill_range().expect("a backfill");
     let mut generator = Generator::new(&s);
     let mut arrivals = Arrivals::new(&s, from);
@@ -167,7 +167,7 @@ async fn send(sink: &mut Sink, pending: &mut Vec<Emission>, stats: &mut SinkStat
 }
 
 /// Runs the timer until no due window is left.
-async fn close_all(app: &TestApp) {
+pub async fn close_all(app: &TestApp) {
     for _ in 0..100 {
         if app.run_timer().await["ReturnValue"]["windows_remaining"] == 0 {
             return;
