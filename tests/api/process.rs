@@ -296,3 +296,99 @@ async fn telemetry_of_an_invocation_reaches_a_local_collector() {
     );
     assert!(!envelopes.contains("s3cret"), "a secret was exported");
 }
+
+#[tokio::test]
+async fn an_alert_that_fires_reaches_application_insights_as_a_custom_event() {
+    let (endpoint, received) = collector().await;
+    let db = TestDb::migrated().await;
+    let config = std::env::temp_dir().join(format!("pm-alert-engine-{}.yaml", std::process::id()));
+    std::fs::write(
+        &config,
+        "alerts:\n  - name: any_volume\n    description: every window with a transaction\n    severity: 3\n    on: txn_count\n    above: 0\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let mut command = handler(&db.url(), port);
+    command
+        .env(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            "InstrumentationKey=11111111-2222-3333-4444-555555555555;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/",
+        )
+        .env("PAYMETRICS_TELEMETRY_ENDPOINT", &endpoint)
+        .env("PAYMETRICS_CONFIG", &config);
+    let mut child = command.spawn().unwrap();
+    wait_ready(port).await;
+    let http = reqwest::Client::new();
+    let post = |function: &str, body: String| {
+        http.post(format!("http://127.0.0.1:{port}/{function}"))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        post("EventHubTrigger", fixture("eventhub_mixed_batch.json"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let timer: serde_json::Value = post("TimerTrigger", fixture("timer_invocation.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fired = timer["ReturnValue"]["alerts_fired"].as_u64().unwrap();
+    assert!(fired >= 1, "{timer}");
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stops")
+        .unwrap();
+    assert!(status.success());
+    let _ = std::fs::remove_file(&config);
+
+    // Every envelope line, as the collector received them.
+    let events: Vec<serde_json::Value> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|(_, body)| {
+            let parsed: Vec<serde_json::Value> = serde_json::from_str::<serde_json::Value>(body)
+                .map(|v| match v {
+                    serde_json::Value::Array(items) => items,
+                    other => vec![other],
+                })
+                .unwrap_or_else(|_| {
+                    body.lines()
+                        .filter_map(|l| serde_json::from_str(l).ok())
+                        .collect()
+                });
+            parsed
+        })
+        .filter(|e| e["data"]["baseType"] == "EventData")
+        .collect();
+    let alerts: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["data"]["baseData"]["name"] == "PaymetricsAlert")
+        .collect();
+    assert_eq!(alerts.len() as u64, fired, "{events:?}");
+    let properties = &alerts[0]["data"]["baseData"]["properties"];
+    assert_eq!(properties["alert"], "any_volume");
+    assert_eq!(properties["severity"], "3");
+    assert_eq!(properties["state"], "fired");
+    assert_eq!(properties["description"], "every window with a transaction");
+    let group: serde_json::Value =
+        serde_json::from_str(properties["group"].as_str().unwrap()).unwrap();
+    assert!(group.get("payment_type").is_some() && group.get("currency").is_some());
+    assert!(
+        properties["window_start"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-")
+    );
+}
