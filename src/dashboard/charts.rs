@@ -135,22 +135,33 @@ pub fn time_series(
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], style));
         }
         if !series.is_empty() {
-            chart
-                .configure_series_labels()
-                // Rates sit near the top; their legend goes below them.
-                .position(if scale == Scale::Percent {
+            // Rates sit near the top; their legend goes below them.
+            legend(
+                &mut chart,
+                if scale == Scale::Percent {
                     SeriesLabelPosition::LowerRight
                 } else {
                     SeriesLabelPosition::UpperRight
-                })
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(200, 200, 200))
-                .label_font((FONT, 12))
-                .draw()
-                .map_err(|e| e.to_string())?;
+                },
+            )?;
         }
         Ok(())
     })
+}
+
+/// The series' legend, boxed on a translucent white at `position`.
+fn legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font((FONT, 12))
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 /// Horizontal bars, one per label, largest first as given; each bar is labelled with
@@ -287,14 +298,7 @@ pub fn hourly(hours: &[HourBars], names: &[String]) -> String {
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], fill.filled()));
         }
         if !names.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(200, 200, 200))
-                .label_font((FONT, 12))
-                .draw()
-                .map_err(|e| e.to_string())?;
+            legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         }
         Ok(())
     })

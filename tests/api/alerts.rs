@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use paymetrics::settings::EngineConfig;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestDb, batch, fixture};
+use crate::helpers::{TestApp, TestDb, batch};
 
 const ENGINE: &str = "
 alerts:
@@ -61,19 +61,6 @@ async fn send(app: &TestApp, events: &[Value], sequence: i64) {
     assert_eq!(body["ReturnValue"]["rejected"], 0, "{body}");
 }
 
-async fn timer(app: &TestApp) -> Value {
-    let response = app
-        .http
-        .post(format!("http://{}/TimerTrigger", app.address))
-        .header("Content-Type", "application/json")
-        .body(fixture("timer_invocation.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
 async fn rows(app: &TestApp) -> Vec<(String, String, String, String, Option<String>)> {
     app.db
         .connect()
@@ -100,7 +87,7 @@ async fn a_drop_that_lasts_three_windows_fires_once_and_resolves_once() {
         send(&app, &window_events(w, approved, "a"), sequence).await;
         sequence += 40;
     }
-    let body = timer(&app).await;
+    let body = app.run_timer().await;
     // Window 8 breaches alone (for: 2), 9 makes the streak and fires, 10 extends it,
     // 11 no longer breaches: one fire, one resolve, in the same run.
     assert_eq!(body["ReturnValue"]["alerts_fired"], 1, "{body}");
@@ -148,7 +135,7 @@ async fn a_drop_that_lasts_three_windows_fires_once_and_resolves_once() {
     );
 
     // Another run with nothing new changes nothing.
-    let body = timer(&app).await;
+    let body = app.run_timer().await;
     assert_eq!(body["ReturnValue"]["alerts_fired"], 0);
     assert_eq!(rows(&app).await, stored);
 }
@@ -162,26 +149,17 @@ async fn an_alert_fires_in_one_run_resolves_in_a_later_one_and_late_data_can_res
         send(&app, &window_events(w, approved, "b"), sequence).await;
         sequence += 40;
     }
-    let body = timer(&app).await;
+    let body = app.run_timer().await;
     assert_eq!(body["ReturnValue"]["alerts_fired"], 1, "{body}");
     assert_eq!(body["ReturnValue"]["alerts_resolved"], 0, "{body}");
     assert_eq!(rows(&app).await[0].1, "firing");
 
     // The Alerts function lists it as firing.
-    let envelope =
-        json!({"Data": {"req": {"Method": "GET", "Query": {"code": "k"}, "Params": {}}}});
-    let answer: Value = app
-        .http
-        .post(format!("http://{}/Alerts", app.address))
-        .body(envelope.to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let res = &answer["Outputs"]["res"];
-    assert_eq!(res["statusCode"], 200, "{answer}");
+    let (status, res) = app
+        .invoke_http("Alerts", &json!({"code": "k"}), &json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(res["statusCode"], 200, "{res}");
     let listed: Value = serde_json::from_str(res["body"].as_str().unwrap()).unwrap();
     assert_eq!(listed["firing"], 1, "{listed}");
     assert_eq!(listed["alerts"][0]["alert"], "card_gbp_approval_drop");
@@ -195,7 +173,7 @@ async fn an_alert_fires_in_one_run_resolves_in_a_later_one_and_late_data_can_res
     // longer breaches, and it was the open alert's last window, so the alert resolves.
     // 40 late approvals make window 9 60/80 = 0.75, above 70 % of its baseline.
     send(&app, &window_events(9, 40, "late"), sequence).await;
-    let body = timer(&app).await;
+    let body = app.run_timer().await;
     assert_eq!(body["ReturnValue"]["windows_recomputed"], 1, "{body}");
     assert_eq!(body["ReturnValue"]["alerts_resolved"], 1, "{body}");
     let stored = rows(&app).await;

@@ -180,6 +180,35 @@ impl TestApp {
         self.run_timer_with(fixture("timer_invocation.json")).await
     }
 
+    /// Invokes an HTTP-triggered function as the host does with
+    /// `enableForwardingHttpRequest: false`: a POST to the folder's name with the caller's
+    /// GET in `Data.req` (`query` its query string, `params` its route values). Returns
+    /// the invocation's status and `Outputs.res`, the caller's response.
+    pub async fn invoke_http(&self, function: &str, query: &Value, params: &Value) -> (u16, Value) {
+        let envelope = serde_json::json!({
+            "Data": {"req": {
+                "Url": format!("https://app.azurewebsites.net/api/{function}?code=k"),
+                "Method": "GET",
+                "Query": query,
+                "Headers": {"Accept": ["*/*"], "User-Agent": ["curl/8.5.0"]},
+                "Params": params,
+                "Identities": [{"AuthenticationType": "WebJobsAuthLevel", "IsAuthenticated": true}]
+            }},
+            "Metadata": {"Query": query, "sys": {"MethodName": function}}
+        });
+        let response = self
+            .http
+            .post(format!("http://{}/{function}", self.address))
+            .header("Content-Type", "application/json; charset=utf-8")
+            .body(envelope.to_string())
+            .send()
+            .await
+            .expect("the handler answers");
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap();
+        (status, answer["Outputs"]["res"].clone())
+    }
+
     /// POSTs `body` to `/TimerTrigger` and returns the answer, which must be 200.
     pub async fn run_timer_with(&self, body: String) -> Value {
         let response = self

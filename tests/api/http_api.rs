@@ -10,7 +10,7 @@ use paymetrics::settings::EngineConfig;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestDb, batch, fixture};
+use crate::helpers::{TestApp, TestDb, batch};
 
 const ENGINE: &str = "
 rules:
@@ -43,28 +43,7 @@ impl Res {
 /// GETs `function` with `query` and route `params` through the host's envelope.
 async fn get(app: &TestApp, function: &str, query: &[(&str, &str)], params: Value) -> Res {
     let query: BTreeMap<&str, &str> = query.iter().copied().collect();
-    let envelope = json!({
-        "Data": {"req": {
-            "Url": format!("https://app.azurewebsites.net/api/{function}?code=k"),
-            "Method": "GET",
-            "Query": query,
-            "Headers": {"Accept": ["*/*"], "User-Agent": ["curl/8.5.0"]},
-            "Params": params,
-            "Identities": [{"AuthenticationType": "WebJobsAuthLevel", "IsAuthenticated": true}]
-        }},
-        "Metadata": {"Query": query, "sys": {"MethodName": function}}
-    });
-    let response = app
-        .http
-        .post(format!("http://{}/{function}", app.address))
-        .header("Content-Type", "application/json; charset=utf-8")
-        .body(envelope.to_string())
-        .send()
-        .await
-        .unwrap();
-    let invocation_status = response.status().as_u16();
-    let answer: Value = response.json().await.unwrap();
-    let res = &answer["Outputs"]["res"];
+    let (invocation_status, res) = app.invoke_http(function, &json!(query), &params).await;
     Res {
         invocation_status,
         status: u16::try_from(res["statusCode"].as_u64().unwrap()).unwrap(),
@@ -103,15 +82,7 @@ async fn loaded() -> (TestApp, Vec<Value>) {
     let (status, body) = app.invoke(batch(&events, "0", 1)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["ReturnValue"]["accepted"], 40, "{body}");
-    let response = app
-        .http
-        .post(format!("http://{}/TimerTrigger", app.address))
-        .header("Content-Type", "application/json")
-        .body(fixture("timer_invocation.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    app.run_timer().await;
     (app, events)
 }
 

@@ -135,19 +135,10 @@ async fn each_operation_accepts_exactly_its_documented_query_parameters() {
                     .into_iter()
                     .map(|(k, v)| (k, Value::String(v)))
                     .collect();
-                let envelope = json!({"Data": {"req": {"Method": "GET", "Query": query,
-                    "Headers": {}, "Params": route_values}}, "Metadata": {}});
-                let answer: Value = app
-                    .http
-                    .post(format!("http://{}/{folder}", app.address))
-                    .body(envelope.to_string())
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                answer["Outputs"]["res"]["statusCode"].as_u64().unwrap()
+                let (_, res) = app
+                    .invoke_http(&folder, &Value::Object(query), &route_values)
+                    .await;
+                res["statusCode"].as_u64().unwrap()
             }
         };
         let documented: Vec<(String, String)> = params

@@ -340,16 +340,7 @@ async fn an_alert_that_fires_reaches_application_insights_as_a_custom_event() {
         .unwrap();
     let fired = timer["ReturnValue"]["alerts_fired"].as_u64().unwrap();
     assert!(fired >= 1, "{timer}");
-    let pid = child.id().unwrap();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("stops")
-        .unwrap();
-    assert!(status.success());
+    stop(&mut child).await;
     let _ = std::fs::remove_file(&config);
 
     // Every envelope line, as the collector received them.
