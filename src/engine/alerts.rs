@@ -543,29 +543,47 @@ pub fn judge(
     series: &BTreeMap<DateTime<Utc>, Sample>,
     window: DateTime<Utc>,
 ) -> Verdict {
+    judge_all(alert, series, &[window]).remove(0)
+}
+
+/// [`judge`] for several windows of the same group, in one pass over its series.
+pub fn judge_all(
+    alert: &Alert,
+    series: &BTreeMap<DateTime<Utc>, Sample>,
+    windows: &[DateTime<Utc>],
+) -> Vec<Verdict> {
     let width = TimeDelta::seconds(alert.source.window_seconds());
+    let Some(last) = windows.iter().max() else {
+        return Vec::new();
+    };
     let mut judged: BTreeMap<DateTime<Utc>, Judged> = BTreeMap::new();
-    for at in series.range(..=window).map(|(at, _)| *at) {
+    for at in series.range(..=*last).map(|(at, _)| *at) {
         let verdict = breach(alert, series, &judged, at, width);
         judged.insert(at, verdict);
     }
-    let (breaches, value, baseline) = judged.get(&window).copied().unwrap_or((false, None, None));
-    let mut streak = 0;
-    if breaches {
-        streak = 1;
-        let mut at = window - width;
-        while streak < alert.for_windows && judged.get(&at).is_some_and(|j| j.0) {
-            streak += 1;
-            at -= width;
-        }
-    }
-    Verdict {
-        window_start: window,
-        value,
-        baseline,
-        breach: breaches,
-        streak,
-    }
+    windows
+        .iter()
+        .map(|window| {
+            let (breaches, value, baseline) =
+                judged.get(window).copied().unwrap_or((false, None, None));
+            let mut streak = 0;
+            if breaches {
+                streak = 1;
+                let mut at = *window - width;
+                while streak < alert.for_windows && judged.get(&at).is_some_and(|j| j.0) {
+                    streak += 1;
+                    at -= width;
+                }
+            }
+            Verdict {
+                window_start: *window,
+                value,
+                baseline,
+                breach: breaches,
+                streak,
+            }
+        })
+        .collect()
 }
 
 /// A window's judgement: breaches, its value, the baseline it was judged by.

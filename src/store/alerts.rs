@@ -132,8 +132,8 @@ async fn evaluate(
     let mut transitions = Vec::new();
     for (group, windows) in &judged {
         let samples = series.get(group).unwrap_or(&empty);
-        for window in windows {
-            let verdict = alerts::judge(alert, samples, *window);
+        let windows: Vec<DateTime<Utc>> = windows.iter().copied().collect();
+        for verdict in alerts::judge_all(alert, samples, &windows) {
             if let Some(t) = step(tx, alert, group, &verdict, &mut open, now).await? {
                 transitions.push(t);
             }
