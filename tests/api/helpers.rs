@@ -173,6 +173,21 @@ impl TestApp {
     pub async fn invoke_fixture(&self, name: &str) -> (u16, Value) {
         self.invoke(fixture(name)).await
     }
+
+    /// POSTs a timer invocation (`tests/fixtures/timer_invocation.json` or a variant) to
+    /// `/TimerTrigger` as the host does; the answer's body, after a 200.
+    pub async fn timer(&self, body: String) -> Value {
+        let response = self
+            .http
+            .post(format!("http://{}/TimerTrigger", self.address))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
 }
 
 pub fn fixture(name: &str) -> String {

@@ -6,7 +6,6 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use paymetrics::settings::EngineConfig;
 use paymetrics::store;
-use serde_json::Value;
 
 use crate::helpers::{TestApp, TestDb, count, fixture};
 
@@ -113,15 +112,7 @@ async fn the_timer_purges_the_quarantine_past_its_retention() {
     quarantine(&client, "old", today - TimeDelta::days(31), 3).await;
     quarantine(&client, "new", today - TimeDelta::days(29), 2).await;
 
-    let response = app
-        .http
-        .post(format!("http://{}/TimerTrigger", app.address))
-        .body(fixture("timer_invocation.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = app.timer(fixture("timer_invocation.json")).await;
 
     assert!(
         body["Logs"]
@@ -177,15 +168,7 @@ async fn a_past_due_timer_says_so_and_drops_day_partitions_past_retention() {
 
     let body =
         fixture("timer_invocation.json").replace("\"IsPastDue\": false", "\"IsPastDue\": true");
-    let response = app
-        .http
-        .post(format!("http://{}/TimerTrigger", app.address))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let logs = response.json::<Value>().await.unwrap()["Logs"].to_string();
+    let logs = app.timer(body).await["Logs"].to_string();
     assert!(logs.contains("the timer was past due"), "{logs}");
     assert!(
         logs.contains(&format!("dropped partitions past retention: {old}")),

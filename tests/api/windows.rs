@@ -241,15 +241,7 @@ async fn two_hours_ingested_then_one_timer_call_match_an_independent_fold() {
     let events = generate(7, 1500, t("2026-11-25T10:00:00Z"), 2 * 3600);
     ingest(&app, &events).await;
 
-    let response = app
-        .http
-        .post(format!("http://{}/TimerTrigger", app.address))
-        .body(fixture("timer_invocation.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = app.timer(fixture("timer_invocation.json")).await;
     assert_eq!(body["ReturnValue"]["windows_closed"], 24, "{body}");
     assert_eq!(body["ReturnValue"]["windows_remaining"], 0);
 
