@@ -1,6 +1,7 @@
 //! Integration tests against a real PostgreSQL, one fresh database per test.
 
 mod clusters;
+mod dashboard_browser;
 mod expand_only;
 mod health;
 mod helpers;
