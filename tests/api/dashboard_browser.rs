@@ -468,8 +468,9 @@ fn assert_panels_drawn(summary: &Value, rules: &[String]) {
             "panel-{key}"
         );
     }
-    // Accepted and duplicates, one hour (a backfill arrives within minutes).
-    assert!(marks(summary, "ingest", "bars") >= 2);
+    // One hour of arrivals (a backfill arrives within seconds); its duplicates' bar may be
+    // less than a pixel high.
+    assert!(marks(summary, "ingest", "bars") >= 1);
     let (_, centroids) = table(summary, "clusters");
     assert!(
         marks(summary, "clusters", "points") >= 4 * centroids.len() as u64,
