@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The whole pipeline on one machine, in one command:
 #   migrate, start the handler, simulate the last few hours of traffic (faults on) through
-#   it exactly as the Functions host would, close the windows, print what came out, and
-#   check it against the simulator's ground truth.
+#   it exactly as the Functions host would, close the windows, print what came out, check
+#   it against the simulator's ground truth, and write the dashboard of the simulated
+#   hours (the page `api/dashboard` serves) to an HTML file to open in a browser.
 #
 #   scripts/demo.sh                 # a private, throwaway PostgreSQL (needs its server binaries)
 #   DATABASE_URL=postgres://... scripts/demo.sh   # an existing database
 #
-# Options (environment): DEMO_HOURS (3), DEMO_RATE (events/s, 5), DEMO_PORT (3000).
+# Options (environment): DEMO_HOURS (3), DEMO_RATE (events/s, 5), DEMO_PORT (3000),
+# DEMO_HTML (the dashboard's file; dashboard.html in the current directory).
 set -euo pipefail
+out="${DEMO_HTML:-dashboard.html}"
+case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
 cd "$(dirname "$0")/.."
 
 hours="${DEMO_HOURS:-3}"
@@ -35,7 +39,7 @@ command -v cargo >/dev/null || { echo "Rust is needed: see https://rustup.rs" >&
 
 say "building (release)"
 cargo build --release --quiet --bins
-bin=target/release
+bin="${CARGO_TARGET_DIR:-target}/release"
 
 if [ -z "${DATABASE_URL:-}" ]; then
   initdb_path="$(command -v initdb || find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/initdb' 2>/dev/null | sort -V | tail -n 1 || true)"
@@ -72,12 +76,22 @@ say "handler migrate"
 "$bin/handler" migrate
 
 say "starting the handler on 127.0.0.1:$port"
+# Something already answering there would take the demo's traffic into its own database.
+if curl -fsS "http://127.0.0.1:$port/" >/dev/null 2>&1; then
+  echo "127.0.0.1:$port already answers (another handler?); set DEMO_PORT to a free port" >&2
+  exit 1
+fi
 "$bin/handler" >"$work/handler.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$port/" >/dev/null 2>&1 && break
   sleep 0.1
 done
+if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+  echo "the handler exited:" >&2
+  cat "$work/handler.log" >&2
+  exit 1
+fi
 curl -fsS "http://127.0.0.1:$port/" >/dev/null
 
 from="$(date -u -d "-$hours hours" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -v-"${hours}"H +%Y-%m-%dT%H:%M:%SZ)"
@@ -96,3 +110,7 @@ echo
 
 say "payment_metrics_5m against the simulator's ground truth"
 "$bin/simulator" check --truth "$work/truth.json"
+
+say "the dashboard of $from to now"
+"$bin/simulator" report --html "$out" --from "$from"
+echo "open $out in a browser"

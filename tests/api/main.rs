@@ -2,6 +2,7 @@
 
 mod alerts;
 mod clusters;
+mod dashboard_browser;
 mod demo_data;
 mod expand_only;
 mod grafana;
