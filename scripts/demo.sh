@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole pipeline on one machine, in one command:
-#   migrate, start the handler, simulate the last few hours of traffic (faults on) through
-#   it exactly as the Functions host would, close the windows, print what came out, check
+#   migrate, start the handler, simulate the last few hours of traffic (faults on, and one
+#   planted card approval drop) through it exactly as the Functions host would, close the
+#   windows and judge the alerts (the drop fires and resolves), print what came out, check
 #   it against the simulator's ground truth, and write the dashboard of the simulated
 #   hours (the page `api/dashboard` serves) to an HTML file to open in a browser.
 #
@@ -96,15 +97,29 @@ curl -fsS "http://127.0.0.1:$port/" >/dev/null
 
 from="$(date -u -d "-$hours hours" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -v-"${hours}"H +%Y-%m-%dT%H:%M:%SZ)"
 to="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-say "simulating $from to $to at $rate events/s, faults on, through the handler"
-"$bin/simulator" run --config config/simulator.yaml --from "$from" --to "$to" --rate "$rate" \
+# The shipped scenario plus one planted incident a third of the way in, so the demo shows
+# the example alert approval_drop (config/engine.yaml) firing and resolving.
+incident_start=$((hours * 60 / 3))
+grep -v '^incidents: \[\]$' config/simulator.yaml >"$work/scenario.yaml"
+cat >>"$work/scenario.yaml" <<YAML
+
+incidents:
+  - kind: approval_drop
+    payment_type: card
+    currency: USD
+    start: ${incident_start}m
+    duration: 30m
+    approval_rate: 0.5
+YAML
+say "simulating $from to $to at $rate events/s, faults on, card USD approvals halved for 30 minutes from ${incident_start} min in"
+"$bin/simulator" run --config "$work/scenario.yaml" --from "$from" --to "$to" --rate "$rate" \
   --sink handler --target "http://127.0.0.1:$port" \
   --truth "$work/truth.json" --manifest "$work/manifest.ndjson" --quiet
 
-say "closing windows (POST /TimerTrigger)"
+say "closing windows and judging the alerts (POST /TimerTrigger)"
 curl -fsS -X POST "http://127.0.0.1:$port/TimerTrigger" \
-  -H 'Content-Type: application/json' --data-binary @tests/fixtures/timer_invocation.json
-echo
+  -H 'Content-Type: application/json' --data-binary @tests/fixtures/timer_invocation.json \
+  | python3 -c 'import json, sys; [print(line) for line in json.load(sys.stdin)["Logs"]]'
 
 "$bin/simulator" report --limit 15
 
