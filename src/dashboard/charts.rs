@@ -52,10 +52,15 @@ impl Scale {
             Self::Count => format!("{value:.0}"),
             Self::Percent => format!("{:.1} %", value * 100.0),
             Self::Number => {
-                if value.abs() >= 1000.0 {
+                let text = if value.abs() >= 1000.0 {
                     format!("{value:.0}")
                 } else {
                     format!("{value:.2}")
+                };
+                if text.contains('.') {
+                    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+                } else {
+                    text
                 }
             }
         }
@@ -126,42 +131,67 @@ pub fn time_series(
             .label_style((FONT, 12))
             .draw()
             .map_err(|e| e.to_string())?;
-        for (i, (name, values)) in series.iter().enumerate() {
+        for (i, values) in series.values().enumerate() {
             let style = colour(i).stroke_width(2);
-            chart
-                .draw_series(LineSeries::new(values.iter().copied(), style))
-                .map_err(|e| e.to_string())?
-                .label(*name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], style));
-        }
-        if !series.is_empty() {
-            // Rates sit near the top; their legend goes below them.
-            legend(
-                &mut chart,
-                if scale == Scale::Percent {
-                    SeriesLabelPosition::LowerRight
-                } else {
-                    SeriesLabelPosition::UpperRight
-                },
-            )?;
+            if values.len() > 1 {
+                chart
+                    .draw_series(LineSeries::new(values.iter().copied(), style))
+                    .map_err(|e| e.to_string())?;
+            }
+            // A line of one point draws nothing (so there is none), and a few points
+            // are easier to read marked: short series get a dot at each point.
+            if values.len() < MARKED_POINTS {
+                chart
+                    .draw_series(
+                        values
+                            .iter()
+                            .map(|(at, v)| Circle::new((*at, *v), 3, colour(i).filled())),
+                    )
+                    .map_err(|e| e.to_string())?;
+            }
         }
         Ok(())
     })
 }
 
-/// The series' legend, boxed on a translucent white at `position`.
-fn legend<'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
-    position: SeriesLabelPosition,
-) -> Result<(), String> {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .label_font((FONT, 12))
-        .draw()
-        .map_err(|e| e.to_string())
+/// Series shorter than this get a dot at each point.
+const MARKED_POINTS: usize = 30;
+
+/// The legend of [`time_series`] of `points`: each series' name and colour, in the order
+/// the chart gives them colours.
+pub fn series_legend(points: &[Point]) -> Vec<(String, RGBColor)> {
+    let names: std::collections::BTreeSet<&str> =
+        points.iter().map(|p| p.series.as_str()).collect();
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| (name.to_owned(), colour(i)))
+        .collect()
+}
+
+/// The legend of [`hourly`].
+pub fn hourly_legend(names: &[String]) -> Vec<(String, RGBColor)> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.clone(), series_colour(n, i)))
+        .collect()
+}
+
+/// The legend of [`clusters`]: a colour per cluster, and the outliers' ring.
+pub fn clusters_legend(run: &ClusterRun) -> Vec<(String, RGBColor)> {
+    let mut legend: Vec<(String, RGBColor)> = run
+        .centroids
+        .iter()
+        .map(|c| {
+            (
+                format!("cluster {} ({} merchants)", c.cluster_id, c.size),
+                colour(usize::try_from(c.cluster_id).unwrap_or(0)),
+            )
+        })
+        .collect();
+    legend.push(("outlier (ringed)".to_owned(), ALERT));
+    legend
 }
 
 /// Horizontal bars, one per label, largest first as given; each bar is labelled with
@@ -291,14 +321,7 @@ pub fn hourly(hours: &[HourBars], names: &[String]) -> String {
                     ))
                 })
                 .collect();
-            chart
-                .draw_series(bars)
-                .map_err(|e| e.to_string())?
-                .label(name.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], fill.filled()));
-        }
-        if !names.is_empty() {
-            legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+            chart.draw_series(bars).map_err(|e| e.to_string())?;
         }
         Ok(())
     })
@@ -317,7 +340,8 @@ fn series_colour(name: &str, i: usize) -> RGBColor {
 }
 
 /// Merchants by the run's first two features, coloured by cluster; outliers are drawn
-/// larger, ringed in the alert colour and labelled with their id.
+/// larger and ringed in the alert colour (the page lists them by id: labels in the chart
+/// overlap).
 pub fn clusters(run: &ClusterRun) -> String {
     let feature = |i: usize| run.features.get(i).cloned().unwrap_or_default();
     let (fx, fy) = (feature(0), feature(1));
@@ -362,8 +386,8 @@ pub fn clusters(run: &ClusterRun) -> String {
             .configure_mesh()
             .light_line_style(WHITE)
             .bold_line_style(RGBColor(225, 225, 225))
-            .x_desc(fx.as_str())
-            .y_desc(fy.as_str())
+            .x_desc(feature_axis(&fx))
+            .y_desc(feature_axis(&fy))
             .x_label_formatter(&|v| Scale::Number.format(*v))
             .y_label_formatter(&|v| Scale::Number.format(*v))
             .label_style((FONT, 12))
@@ -385,16 +409,18 @@ pub fn clusters(run: &ClusterRun) -> String {
                     Circle::new((p.0, p.1), 8, ALERT.stroke_width(2)),
                 ])
                 .map_err(|e| e.to_string())?;
-            chart
-                .draw_series([Text::new(
-                    shorten(p.4, 16),
-                    (p.0, p.1),
-                    TextStyle::from((FONT, 11).into_font()).color(&ALERT),
-                )])
-                .map_err(|e| e.to_string())?;
         }
         Ok(())
     })
+}
+
+/// A feature's axis title with its unit (docs/CLUSTERING.md).
+fn feature_axis(feature: &str) -> String {
+    match feature {
+        "volume" => "volume: ln(1 + transactions)".to_owned(),
+        "avg_ticket" => "average ticket / its currency's average".to_owned(),
+        other => other.replace('_', " "),
+    }
 }
 
 fn number(v: &serde_json::Value) -> Option<f64> {
@@ -434,13 +460,33 @@ mod tests {
             .collect();
         let svg = time_series(&points, t(0), t(60), Scale::Count);
         assert!(svg.starts_with("<svg"), "{}", &svg[..60]);
-        // One line and one legend mark in each series' colour.
+        // One line in each series' colour, and a dot on each of its 12 points.
         for i in 0..2 {
             let RGBColor(r, g, b) = colour(i);
             let stroke = format!("stroke=\"#{r:02X}{g:02X}{b:02X}\"");
-            assert_eq!(svg.matches(&stroke).count(), 2, "{stroke}");
+            assert_eq!(svg.matches(&stroke).count(), 1, "{stroke}");
+            let fill = format!("fill=\"#{r:02X}{g:02X}{b:02X}\"");
+            assert_eq!(svg.matches(&fill).count(), 12, "{fill}");
         }
-        assert!(svg.contains(">\ncard\n</text>") || svg.contains(">card</text>"));
+        // The legend names the series in the colours the chart gave them.
+        assert_eq!(
+            series_legend(&points),
+            vec![
+                ("ach".to_owned(), colour(0)),
+                ("card".to_owned(), colour(1))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_series_of_one_point_is_still_drawn() {
+        let points = [Point {
+            at: t(30),
+            series: "late events".into(),
+            value: 7.0,
+        }];
+        let svg = time_series(&points, t(0), t(60), Scale::Count);
+        assert!(svg.contains("<circle"), "{svg}");
     }
 
     #[test]
@@ -457,6 +503,14 @@ mod tests {
         assert!(empty.starts_with("<svg") && empty.trim_end().ends_with("</svg>"));
         let empty = time_series(&[], t(0), t(60), Scale::Percent);
         assert!(empty.trim_end().ends_with("</svg>"));
+    }
+
+    #[test]
+    fn numbers_read_without_trailing_zeros() {
+        assert_eq!(Scale::Number.format(80.0), "80");
+        assert_eq!(Scale::Number.format(0.15), "0.15");
+        assert_eq!(Scale::Number.format(2.5), "2.5");
+        assert_eq!(Scale::Number.format(1500.4), "1500");
     }
 
     #[test]

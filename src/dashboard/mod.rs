@@ -139,16 +139,22 @@ pub fn render(data: &DashboardData, page: &Page<'_>) -> String {
         "volume",
         "Volume per 5 minutes by payment type",
         &format!("{total:.0} transactions in closed windows"),
-        &charts::time_series(&data.volume, s.from, s.to, Scale::Count),
-        &series_table(&data.volume, Scale::Count),
+        &Drawn {
+            chart: charts::time_series(&data.volume, s.from, s.to, Scale::Count),
+            legend: charts::series_legend(&data.volume),
+            table: &series_table(&data.volume, Scale::Count),
+        },
     );
     panel(
         &mut html,
         "approval",
         "Approval rate per 5 minutes by payment type",
         "approved of approved, declined and failed",
-        &charts::time_series(&data.approval_rate, s.from, s.to, Scale::Percent),
-        &series_table(&data.approval_rate, Scale::Percent),
+        &Drawn {
+            chart: charts::time_series(&data.approval_rate, s.from, s.to, Scale::Percent),
+            legend: charts::series_legend(&data.approval_rate),
+            table: &series_table(&data.approval_rate, Scale::Percent),
+        },
     );
     declines(&mut html, data, s);
     revisions(&mut html, data, page);
@@ -169,8 +175,11 @@ fn declines(html: &mut String, data: &DashboardData, s: &Selection) {
         "declines",
         "Declines per 5 minutes by merchant category",
         "by event time, from the stored transactions",
-        &charts::time_series(&data.declines, s.from, s.to, Scale::Count),
-        &series_table(&data.declines, Scale::Count),
+        &Drawn {
+            chart: charts::time_series(&data.declines, s.from, s.to, Scale::Count),
+            legend: charts::series_legend(&data.declines),
+            table: &series_table(&data.declines, Scale::Count),
+        },
     );
     let rates: Vec<(String, f64)> = data
         .decline_rate_by_category
@@ -182,8 +191,11 @@ fn declines(html: &mut String, data: &DashboardData, s: &Selection) {
         "decline-category",
         "Decline rate by merchant category",
         "declined of all transactions in the range",
-        &charts::bars(&rates, Scale::Percent, true),
-        &share_table(&data.decline_rate_by_category, "declined", "transactions"),
+        &Drawn {
+            chart: charts::bars(&rates, Scale::Percent, true),
+            legend: Vec::new(),
+            table: &share_table(&data.decline_rate_by_category, "declined", "transactions"),
+        },
     );
     let reasons: Vec<(String, f64)> = data
         .declines_by_reason
@@ -195,8 +207,11 @@ fn declines(html: &mut String, data: &DashboardData, s: &Selection) {
         "decline-reason",
         "Declines by reason",
         "declined transactions in the range",
-        &charts::bars(&reasons, Scale::Count, true),
-        &share_table(&data.declines_by_reason, "declines", "all declines"),
+        &Drawn {
+            chart: charts::bars(&reasons, Scale::Count, true),
+            legend: Vec::new(),
+            table: &share_table(&data.declines_by_reason, "declines", "all declines"),
+        },
     );
 }
 
@@ -399,14 +414,38 @@ fn link(
     query.finish()
 }
 
-fn panel(html: &mut String, id: &str, title: &str, note: &str, chart: &str, table: &str) {
+/// What a panel shows: its chart, the chart's legend, the numbers it was drawn from.
+struct Drawn<'a> {
+    chart: String,
+    legend: Vec<(String, plotters::style::RGBColor)>,
+    table: &'a str,
+}
+
+fn panel(html: &mut String, id: &str, title: &str, note: &str, drawn: &Drawn<'_>) {
     let _ = write!(
         html,
         "<section class=\"panel\" id=\"panel-{}\"><h2>{}</h2><p class=\"note\">{}</p>\
-         <div class=\"chart\">{chart}</div><details><summary>Data</summary>{table}</details></section>",
+         <div class=\"chart\">{}</div>",
         escape(id),
         escape(title),
-        escape(note)
+        escape(note),
+        drawn.chart
+    );
+    if !drawn.legend.is_empty() {
+        html.push_str("<ul class=\"legend\">");
+        for (name, plotters::style::RGBColor(r, g, b)) in &drawn.legend {
+            let _ = write!(
+                html,
+                "<li><span style=\"background:#{r:02x}{g:02x}{b:02x}\"></span>{}</li>",
+                escape(name)
+            );
+        }
+        html.push_str("</ul>");
+    }
+    let _ = write!(
+        html,
+        "<details><summary>Data</summary>{}</details></section>",
+        drawn.table
     );
 }
 
@@ -496,8 +535,11 @@ fn revisions(html: &mut String, data: &DashboardData, page: &Page<'_>) {
         "late-revisions",
         "Windows revised by late data",
         &note,
-        &charts::time_series(&points, s.from, s.to, Scale::Count),
-        &table,
+        &Drawn {
+            chart: charts::time_series(&points, s.from, s.to, Scale::Count),
+            legend: charts::series_legend(&points),
+            table: &table,
+        },
     );
 }
 
@@ -529,8 +571,11 @@ fn rule_panel(html: &mut String, rule: &RuleInfo, points: &[Point], s: &Selectio
         &format!("rule-{}", rule.name),
         &format!("Rule {}", rule.name),
         &note,
-        &charts::time_series(&drawn, s.from, s.to, Scale::Number),
-        &series_table(points, Scale::Number),
+        &Drawn {
+            chart: charts::time_series(&drawn, s.from, s.to, Scale::Number),
+            legend: charts::series_legend(&drawn),
+            table: &series_table(points, Scale::Number),
+        },
     );
 }
 
@@ -541,19 +586,22 @@ fn clusters(html: &mut String, data: &DashboardData) {
             "clusters",
             "Merchant clusters",
             "no segmentation run yet",
-            &charts::clusters(&crate::store::ClusterRun {
-                run_id: 0,
-                computed_at: DateTime::<Utc>::UNIX_EPOCH,
-                period_start: DateTime::<Utc>::UNIX_EPOCH,
-                period_end: DateTime::<Utc>::UNIX_EPOCH,
-                k: 0,
-                features: Vec::new(),
-                seed: 0,
-                merchants: 0,
-                centroids: Vec::new(),
-                members: Vec::new(),
-            }),
-            "",
+            &Drawn {
+                chart: charts::clusters(&crate::store::ClusterRun {
+                    run_id: 0,
+                    computed_at: DateTime::<Utc>::UNIX_EPOCH,
+                    period_start: DateTime::<Utc>::UNIX_EPOCH,
+                    period_end: DateTime::<Utc>::UNIX_EPOCH,
+                    k: 0,
+                    features: Vec::new(),
+                    seed: 0,
+                    merchants: 0,
+                    centroids: Vec::new(),
+                    members: Vec::new(),
+                }),
+                legend: Vec::new(),
+                table: "",
+            },
         );
         return;
     };
@@ -604,8 +652,11 @@ fn clusters(html: &mut String, data: &DashboardData) {
         "clusters",
         "Merchant clusters",
         &note,
-        &charts::clusters(run),
-        &table,
+        &Drawn {
+            chart: charts::clusters(run),
+            legend: charts::clusters_legend(run),
+            table: &table,
+        },
     );
 }
 
@@ -672,8 +723,11 @@ fn ingest(html: &mut String, data: &DashboardData) {
         "ingest",
         "Ingest health",
         &note,
-        &charts::hourly(&hours, &names),
-        &table,
+        &Drawn {
+            chart: charts::hourly(&hours, &names),
+            legend: charts::hourly_legend(&names),
+            table: &table,
+        },
     );
 }
 
@@ -707,7 +761,10 @@ color:#0057a8;text-decoration:none;font-size:13px}\
 .picker a[aria-current]{background:#0057a8;color:#fff;border-color:#0057a8}\
 .filters{font-size:13px}.filters label{margin-right:10px}\
 main{display:grid;grid-template-columns:repeat(auto-fill,minmax(660px,1fr));gap:14px;padding:14px 20px}\
-.alerts{grid-column:1/-1}tr.firing td{background:#fde8e8;font-weight:600}\
+.alerts{grid-column:1/-1}\
+ul.legend{list-style:none;margin:0 0 4px;padding:0;font-size:12px}\
+ul.legend li{display:inline-block;margin-right:12px}\
+ul.legend span{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:-1px}tr.firing td{background:#fde8e8;font-weight:600}\
 .panel{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 10px 6px}\
 .chart svg{max-width:100%;height:auto}\
 details{font-size:12px}table.data{border-collapse:collapse;margin:6px 0;max-height:240px}\
