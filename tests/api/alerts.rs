@@ -194,6 +194,7 @@ async fn alerts_are_validated_with_their_line_when_the_settings_load() {
 }
 
 /// alert, group_key, first_window, last_window, state.
+#[cfg(feature = "simulator")]
 type StoredAlert = (String, Value, DateTime<Utc>, DateTime<Utc>, String);
 
 /// A simulated day of config/incidents.yaml through the handler with the example alerts
