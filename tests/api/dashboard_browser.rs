@@ -34,7 +34,11 @@ use crate::helpers::{TestApp, TestDb, batch};
 
 /// The function key the browser opens the page with; the stand-in refuses any other.
 const KEY: &str = "browser-test-key";
-const CHROMIUM: &str = "/usr/bin/chromium";
+/// The browser, unless `CHROMIUM` names another (GitHub's runners: /usr/bin/google-chrome);
+/// dashboard.mjs reads the same variable.
+fn chromium() -> std::path::PathBuf {
+    std::env::var_os("CHROMIUM").map_or_else(|| "/usr/bin/chromium".into(), Into::into)
+}
 /// The spike: this many declines of one category and reason in one 5-minute window.
 const SPIKE: usize = 150;
 const SPIKE_CATEGORY: &str = "electronics";
@@ -63,8 +67,9 @@ fn browser_available() -> bool {
     if !node.is_ok_and(|o| o.status.success()) {
         missing.push("node (Node.js 20 or newer; Debian: apt-get install nodejs npm)");
     }
-    if !Path::new(CHROMIUM).exists() {
-        missing.push("/usr/bin/chromium (Debian: apt-get install chromium)");
+    if !chromium().exists() {
+        missing
+            .push("a Chromium at /usr/bin/chromium or CHROMIUM (Debian: apt-get install chromium)");
     }
     if !manifest_dir()
         .join("tests/browser/node_modules/playwright-core")
