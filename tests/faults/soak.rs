@@ -39,6 +39,8 @@ struct Interval {
     connections_max: i64,
     p50_ms: f64,
     p99_ms: f64,
+    /// p99 of the batches that did not overlap a timer run: ingest's own latency.
+    p99_alone_ms: f64,
     max_ms: f64,
     /// The longest timer run that started in the interval.
     timer_ms: f64,
@@ -179,12 +181,26 @@ fn intervals(
                 .map(|a| (a.ended - a.started).as_secs_f64() * 1000.0)
                 .collect();
             latencies.sort_by(f64::total_cmp);
+            let overlaps_timer = |a: &crate::host::Attempt| {
+                timer_runs
+                    .iter()
+                    .any(|(at, took)| a.started < *at + *took && a.ended > *at)
+            };
+            let mut alone: Vec<f64> = attempts
+                .iter()
+                .filter(|a| a.ended >= from && a.ended < to)
+                .filter(|a| matches!(a.outcome, Outcome::Answered(200..=299, _)))
+                .filter(|a| !overlaps_timer(a))
+                .map(|a| (a.ended - a.started).as_secs_f64() * 1000.0)
+                .collect();
+            alone.sort_by(f64::total_cmp);
             Interval {
                 batches: latencies.len(),
                 rss_mib: inside.last().map_or(0.0, |s| s.rss_kib as f64 / 1024.0),
                 connections_max: inside.iter().map(|s| s.connections).max().unwrap_or(0),
                 p50_ms: percentile(&latencies, 0.50),
                 p99_ms: percentile(&latencies, 0.99),
+                p99_alone_ms: percentile(&alone, 0.99),
                 max_ms: latencies.last().copied().unwrap_or(0.0),
                 timer_ms: timer_runs
                     .iter()
@@ -202,18 +218,19 @@ fn print_table(rows: &[Interval], elapsed: Duration, events: usize, pace: Durati
          ({PARTITIONS} partitions, pool {POOL_SIZE})"
     );
     println!(
-        "| interval | batches | RSS MiB | connections (max) | p50 ms | p99 ms | max ms | timer ms (max) |"
+        "| interval | batches | RSS MiB | connections (max) | p50 ms | p99 ms | p99 ms without timer | max ms | timer ms (max) |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (i, r) in rows.iter().enumerate() {
         println!(
-            "| {} | {} | {:.1} | {} | {:.1} | {:.1} | {:.1} | {:.0} |",
+            "| {} | {} | {:.1} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} |",
             i + 1,
             r.batches,
             r.rss_mib,
             r.connections_max,
             r.p50_ms,
             r.p99_ms,
+            r.p99_alone_ms,
             r.max_ms,
             r.timer_ms
         );
@@ -223,10 +240,11 @@ fn print_table(rows: &[Interval], elapsed: Duration, events: usize, pace: Durati
 /// After the warm-up interval (the first): RSS of the last interval within 1.2 x the
 /// second's plus 16 MiB (allocator slack, not a leak: a leak of even 100 bytes an event
 /// grows past it in a long run); connections never above the pool size; p99 of the last
-/// interval at most twice the median p99 of the intervals between, plus 250 ms. The
-/// median, and the floor, absorb a timer run's interference: it clusters merchants for
-/// most of a second on a 2-core machine, and the batches that coincide with it spread
-/// one interval's p99 from another's (110-590 ms measured within one run).
+/// interval's batches that overlapped no timer run at most twice the median of the
+/// intervals between, plus 250 ms. Batches that coincide with a timer run (it closes
+/// windows and clusters merchants for most of a second on a 2-core machine) spread one
+/// interval's overall p99 from another's (110-590 ms measured within one run), so they
+/// are left out of the comparison; the table shows both.
 fn assert_flat(rows: &[Interval], samples: &[Sample]) {
     let (second, last) = (rows[1], rows[rows.len() - 1]);
     assert!(
@@ -235,13 +253,19 @@ fn assert_flat(rows: &[Interval], samples: &[Sample]) {
         second.rss_mib,
         last.rss_mib
     );
-    let mut between: Vec<f64> = rows[1..rows.len() - 1].iter().map(|r| r.p99_ms).collect();
+    // Ingest's own latency: the batches that overlapped a timer run wait on the windows it
+    // closes (their spread is the timer's, shown in its column), and with a few of them
+    // in an interval of 240 they alone decide its p99.
+    let mut between: Vec<f64> = rows[1..rows.len() - 1]
+        .iter()
+        .map(|r| r.p99_alone_ms)
+        .collect();
     between.sort_by(f64::total_cmp);
     let baseline = percentile(&between, 0.5);
     assert!(
-        last.p99_ms <= baseline * 2.0 + 250.0,
-        "p99 grew from {baseline:.1} ms (median) to {:.1} ms",
-        last.p99_ms
+        last.p99_alone_ms <= baseline * 2.0 + 250.0,
+        "p99 without timer runs grew from {baseline:.1} ms (median) to {:.1} ms",
+        last.p99_alone_ms
     );
     let most = samples.iter().map(|s| s.connections).max().unwrap_or(0);
     assert!(
