@@ -1,12 +1,14 @@
 //! The deploy scripts (`scripts/deploy/*.sh`) and every decision they make.
 //!
 //! Azure cannot be reached from where these tests run, so this file is the one place in
-//! the project where a service is stood in for: `tests/deploy/bin/az` and
+//! the project where an Azure service is stood in for: `tests/deploy/bin/az` and
 //! `tests/deploy/bin/curl` are small programs written for these tests. They keep a model
 //! of one Function App with a `staging` slot in files (which package each slot runs, what
 //! each package's `/api/health` answers through the Functions host, what was written
-//! through Kudu), record every call, and fail on demand. Everything else in this
-//! repository is tested against the real thing.
+//! through Kudu), record every call, and fail on demand. The other tests run against a
+//! real PostgreSQL and the real binaries; where they play the Functions host's part (its
+//! HTTP calls, its front end for the HTTP functions) or stand in for Entra's tokens, they
+//! say so in their module docs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -9,7 +9,7 @@
 //! `PAYMETRICS_BROWSER_SUMMARY=FILE` keeps the script's JSON summary.
 //!
 //! Ignored: the page of a day of demo traffic, its render time and size
-//! (`--ignored a_day_of`), and a page bug, a series of one point drawn as nothing.
+//! (`--ignored a_day_of`).
 #![cfg(feature = "simulator")]
 
 use std::collections::BTreeMap;
