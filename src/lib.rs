@@ -12,15 +12,20 @@
 //!   validation into accepted and rejected events, and the settlement of duplicates and
 //!   conflicts against what is already stored (`ingest::settle`, pure).
 //! - [`engine`]: windows on event time and their widths, the metric columns, the rule
-//!   language (parsed, type-checked and planned, no SQL), retention and merchant
-//!   clustering.
+//!   language (parsed, type-checked and planned, no SQL), retention, merchant
+//!   clustering and the alerts' judgement of closed windows.
 //! - [`store`]: PostgreSQL and the only place with SQL: connection settings and the one
 //!   TLS policy, pool, migrations, the batch writer, window marking, closing and
-//!   partitions, rule statements, clusters, the figures of the health report.
+//!   partitions, rule statements, clusters, alert state, the quarantine's retention and
+//!   redrive, the reads of the HTTP API and the dashboard (`views`) and of the
+//!   simulator's report and check (`reads`), the figures of the health report.
+//! - [`dashboard`]: the dashboard page, a pure function of what the store read: HTML
+//!   with inline SVG charts.
 //! - [`functions`]: the Functions host adapter: the app builder, one middleware for
-//!   spans, trace context, timing and failure logs, the routes (Event Hub, timer and
-//!   health functions), typed invocation responses, error mapping, and the schema gate
-//!   that holds invocations (503) until the schema is current.
+//!   spans, trace context, timing and failure logs, the routes (Event Hub, timer, health
+//!   and the HTTP API's functions), request parameters, typed invocation responses,
+//!   error mapping, and the schema gate that holds invocations (503) until the schema is
+//!   current.
 //! - [`settings`]: typed settings from the environment, the engine YAML file, and its
 //!   reload by a background poller.
 //! - [`telemetry`]: logging, tracing and metrics, exported to Application Insights.
