@@ -2,8 +2,10 @@
 # non-root user.
 #   docker build -t paymetrics-simulator .
 #   docker run --rm paymetrics-simulator run --count 10 --from 2026-11-26T00:00:00Z --to 2026-11-26T01:00:00Z
-#   docker run --rm -e EVENTHUBS_CONNECTION_STRING paymetrics-simulator \
-#     run --sink eventhubs --auth connection-string --hub payments --duration 10m
+#   docker run --rm -e AZURE_TENANT_ID -e AZURE_CLIENT_ID -e AZURE_CLIENT_SECRET \
+#     paymetrics-simulator run --sink eventhubs --auth client-secret \
+#     --namespace evhns-paymetrics-dev-weu-001.servicebus.windows.net \
+#     --hub evh-paymetrics-dev-weu-001 --duration 10m
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .

@@ -2,10 +2,11 @@
 # Builds the release `handler`, without the simulator (`--no-default-features`: none of
 # its crates is compiled in), and writes the deployable Function App zip:
 #   host.json, every function folder's function.json (EventHubTrigger, TimerTrigger,
-#   Health and the HTTP API's Metrics5m, RuleMetrics, Clusters, Dashboard), handler
-#   (executable), migrations/, config/engine.yaml
-# which is also exactly what `func azure functionapp publish` uploads from the repository
-# root (after `cp target/release/handler .`), since .funcignore excludes the rest.
+#   Health and the HTTP API's Metrics5m, RuleMetrics, Clusters, Dashboard, Alerts),
+#   handler (executable), migrations/, config/engine.yaml
+# which is also what `func azure functionapp publish` uploads from a clean checkout's root
+# (after `cp target/release/handler .`), since .funcignore excludes the rest of the
+# tracked files.
 #
 #   scripts/package.sh [OUT]            # default dist/functionapp.zip
 #   PAYMETRICS_TARGET=x86_64-unknown-linux-musl scripts/package.sh   # static binary (CI)

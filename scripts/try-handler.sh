@@ -22,9 +22,10 @@ if command -v psql >/dev/null && ! psql "$DATABASE_URL" -Atqc 'SELECT 1' >/dev/n
 fi
 
 cargo build --release --quiet --bin handler
-./target/release/handler migrate
+bin="${CARGO_TARGET_DIR:-target}/release"
+"$bin/handler" migrate
 
-./target/release/handler &
+"$bin/handler" &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do
