@@ -19,14 +19,34 @@ pub struct PrivatePg {
     options: String,
 }
 
+/// The folder of `initdb` and `pg_ctl`: `PAYMETRICS_TEST_PG_BIN` when set, else the newest
+/// `/usr/lib/postgresql/*/bin` (Debian, Ubuntu), else `pg_config --bindir` (Homebrew,
+/// other packagings).
 fn pg_bin() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PAYMETRICS_TEST_PG_BIN") {
+        return PathBuf::from(dir);
+    }
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL server binaries under /usr/lib/postgresql")
+        .into_iter()
+        .flatten()
         .map(|e| e.unwrap().path().join("bin"))
         .filter(|p| p.join("initdb").exists())
         .collect();
     found.sort();
-    found.pop().expect("an initdb")
+    if let Some(bin) = found.pop() {
+        return bin;
+    }
+    Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        .filter(|bin| bin.join("initdb").exists())
+        .expect(
+            "PostgreSQL server binaries (initdb, pg_ctl): under /usr/lib/postgresql/*/bin, \
+             in `pg_config --bindir`, or in PAYMETRICS_TEST_PG_BIN",
+        )
 }
 
 impl PrivatePg {
