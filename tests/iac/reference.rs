@@ -885,6 +885,13 @@ backend), `main.tf` (the provider, one call of the root module and the outputs p
         }
         env_outputs.push(env_module.outputs.iter().map(|o| o.name.clone()).collect());
         let tfvars = parse(&dir.join("terraform.tfvars"));
+        for a in tfvars.attributes() {
+            assert_eq!(
+                a.key(),
+                "settings",
+                "environments/{env}/terraform.tfvars: the module reference renders only `settings` (tests/iac/reference.rs)"
+            );
+        }
         let mut values = BTreeMap::new();
         if let Some(Expression::Object(object)) = attr(&tfvars, "settings") {
             for (key, value) in object {
