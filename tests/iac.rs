@@ -2,7 +2,10 @@
 //! Azure subscription is needed: every `.tf` and `.tfvars` file is parsed with hcl-rs, and
 //! the structure the issue asks for is asserted on the parsed files. The names each
 //! environment would get are computed by evaluating `naming_conventions.tf` with the
-//! environment's own inputs.
+//! environment's own inputs. `reference` renders docs/MODULE-REFERENCE.md from the same files.
+
+#[path = "iac/reference.rs"]
+mod reference;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
