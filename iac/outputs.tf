@@ -54,7 +54,7 @@ output "eventhub_consumer_groups" {
 }
 
 output "database_host" {
-  description = "PostgreSQL host name (PAYMETRICS_DB_HOST in the app, the PAYMETRICS_DB_HOST secret of the CD pipeline)."
+  description = "PostgreSQL host name (PAYMETRICS_DB_HOST in the app)."
   value       = module.postgresql.fqdn
 }
 
