@@ -19,6 +19,7 @@ mod process;
 mod redrive;
 mod retention;
 mod rules;
+mod schema_contract;
 mod security;
 mod simulator;
 mod simulator_cli;

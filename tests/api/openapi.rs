@@ -1,18 +1,107 @@
-//! docs/openapi.yaml matches the app: one path per HTTP function folder (its route and
-//! methods), each operation's parameters exactly those the handler accepts, and the
-//! row schemas exactly the tables' columns.
+//! docs/openapi.yaml matches the app: one public path per HTTP function folder (its route
+//! and methods), each operation's parameters exactly those the handler accepts, the row
+//! schemas exactly the tables' columns; and one handler path per function folder plus
+//! `GET /`, whose answers have exactly the keys their schemas name.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use paymetrics::settings::EngineConfig;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, TestDb, fixture};
 
 fn document() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.yaml");
     let text = std::fs::read_to_string(&path).expect("docs/openapi.yaml");
     serde_saphyr::from_str(&text).expect("docs/openapi.yaml is YAML")
+}
+
+/// The path item `item` with its `$ref` resolved.
+fn path_item<'a>(doc: &'a Value, item: &'a Value) -> &'a Value {
+    match item["$ref"].as_str() {
+        Some(r) => doc
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("{r} resolves")),
+        None => item,
+    }
+}
+
+/// Whether a path is one of the custom handler's routes (its own `servers` entry on
+/// 127.0.0.1), not a public one.
+fn is_handler_path(doc: &Value, item: &Value) -> bool {
+    path_item(doc, item)["servers"][0]["url"]
+        .as_str()
+        .is_some_and(|url| url.starts_with("http://127.0.0.1"))
+}
+
+/// The HTTP methods of a path item.
+fn methods(item: &Value) -> BTreeSet<String> {
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+    item.as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| METHODS.contains(&k.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// The names of every function folder (a folder with a `function.json`).
+fn function_folders() -> BTreeSet<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_dir(root)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|dir| dir.join("function.json").is_file())
+        .map(|dir| dir.file_name().unwrap().to_string_lossy().to_string())
+        .collect()
+}
+
+/// A schema of `components.schemas`.
+fn schema<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    let schema = &doc["components"]["schemas"][name];
+    assert!(schema.is_object(), "components.schemas.{name}");
+    schema
+}
+
+fn keys_of(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("an object: {value}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn strings(value: &Value) -> BTreeSet<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("an array: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `body` has every required key of `schema` and no key it does not name.
+fn assert_shape(schema: &Value, body: &Value, what: &str) {
+    let keys = keys_of(body);
+    let properties = keys_of(&schema["properties"]);
+    let required = strings(&schema["required"]);
+    assert!(
+        keys.is_subset(&properties),
+        "{what}: keys {keys:?} not all documented in {properties:?}"
+    );
+    assert!(
+        required.is_subset(&keys),
+        "{what}: documented as required {required:?}, answered {keys:?}"
+    );
+}
+
+/// The documented statuses of an operation.
+fn statuses(operation: &Value) -> BTreeSet<String> {
+    keys_of(&operation["responses"])
 }
 
 /// (folder, route, methods) of every HTTP-triggered function folder.
@@ -90,12 +179,15 @@ fn every_http_function_has_its_route_and_methods_and_nothing_else_is_documented(
     let functions = http_functions();
     assert!(functions.len() >= 5, "{functions:?}");
     let routes: BTreeSet<String> = functions.iter().map(|(_, r, _)| format!("/{r}")).collect();
-    let documented: BTreeSet<String> = paths.keys().cloned().collect();
+    let documented: BTreeSet<String> = paths
+        .iter()
+        .filter(|(_, item)| !is_handler_path(&doc, item))
+        .map(|(path, _)| path.clone())
+        .collect();
     assert_eq!(documented, routes);
     for (folder, route, methods) in &functions {
         let item = &paths[&format!("/{route}")];
-        let operations: BTreeSet<String> = item.as_object().unwrap().keys().cloned().collect();
-        assert_eq!(&operations, methods, "{route}");
+        assert_eq!(&self::methods(item), methods, "{route}");
         for method in methods {
             let operation = &item[method.as_str()];
             assert_eq!(operation["operationId"], folder.as_str(), "{route}");
@@ -202,4 +294,218 @@ async fn the_row_schemas_are_the_tables_columns() {
         assert_eq!(properties, expected, "{table}");
         assert_eq!(required, expected, "{table}");
     }
+}
+
+#[test]
+fn the_handler_paths_are_readiness_and_one_post_per_function_folder() {
+    let doc = document();
+    let paths = doc["paths"].as_object().unwrap();
+    let folders = function_folders();
+    assert!(folders.contains("EventHubTrigger") && folders.contains("TimerTrigger"));
+    let handler: BTreeSet<String> = paths
+        .iter()
+        .filter(|(_, item)| is_handler_path(&doc, item))
+        .map(|(path, _)| path.clone())
+        .collect();
+    let mut expected: BTreeSet<String> = folders.iter().map(|f| format!("/{f}")).collect();
+    expected.insert("/".to_owned());
+    assert_eq!(
+        handler, expected,
+        "the handler's routes are / and /<folder>"
+    );
+    for path in &handler {
+        let item = path_item(&doc, &paths[path]);
+        let want = if path == "/" { "get" } else { "post" };
+        assert_eq!(
+            methods(item),
+            BTreeSet::from([want.to_owned()]),
+            "{path} is {want} only"
+        );
+        // The host calls these without a function key.
+        assert_eq!(item[want]["security"], json!([]), "{path}");
+    }
+}
+
+/// POSTs `body` to the handler's `/{function}` and returns the status and the answer.
+async fn post(app: &TestApp, function: &str, body: String) -> (u16, Value) {
+    let response = app
+        .http
+        .post(format!("http://{}/{function}", app.address))
+        .header("Content-Type", "application/json; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .expect("the handler answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_handler_answers_with_exactly_the_documented_keys() {
+    let doc = document();
+    let paths = &doc["paths"];
+    let app = TestApp::spawn().await;
+
+    // GET /
+    let response = app
+        .http
+        .get(format!("http://{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let ready: Value = response.json().await.unwrap();
+    let ready_schema = schema(&doc, "Ready");
+    assert_shape(ready_schema, &ready, "GET /");
+    for (key, value) in ready.as_object().unwrap() {
+        assert_eq!(
+            ready_schema["properties"][key]["enum"][0], *value,
+            "GET / {key}"
+        );
+    }
+
+    // A batch, and a body that is no invocation.
+    let answer_schema = schema(&doc, "InvocationAnswer");
+    let batch_schema = schema(&doc, "BatchOutcome");
+    let event_hub = &paths["/EventHubTrigger"]["post"];
+    for body in [fixture("eventhub_host_binary_batch.json"), "{}".to_owned()] {
+        let (status, answer) = post(&app, "EventHubTrigger", body).await;
+        assert_eq!(status, 200, "{answer}");
+        assert!(statuses(event_hub).contains("200"));
+        assert_eq!(keys_of(&answer), strings(&answer_schema["required"]));
+        assert_shape(batch_schema, &answer["ReturnValue"], "EventHubTrigger");
+    }
+    let (_, answer) = post(
+        &app,
+        "EventHubTrigger",
+        fixture("eventhub_host_binary_batch.json"),
+    )
+    .await;
+    assert_eq!(
+        keys_of(&answer["ReturnValue"]),
+        keys_of(&batch_schema["properties"]),
+        "a real batch answers every documented key"
+    );
+
+    // A timer run.
+    let run = app.run_timer().await;
+    assert_eq!(keys_of(&run), strings(&answer_schema["required"]));
+    let timer_schema = schema(&doc, "TimerOutcome");
+    assert_shape(timer_schema, &run["ReturnValue"], "TimerTrigger");
+    assert_eq!(
+        keys_of(&run["ReturnValue"]),
+        keys_of(&timer_schema["properties"])
+    );
+
+    // Each HTTP function, invoked as the host does.
+    let http_schema = schema(&doc, "HttpInvocationAnswer");
+    let outputs = &http_schema["properties"]["Outputs"];
+    let res = &outputs["properties"]["res"];
+    let envelope = json!({
+        "Data": {"req": {"Url": "https://app.azurewebsites.net/api/x", "Method": "GET",
+                          "Query": {}, "Headers": {}, "Params": {"rule": "no_such_rule"}}},
+        "Metadata": {}
+    });
+    for (folder, _, _) in http_functions() {
+        let (status, answer) = post(&app, &folder, envelope.to_string()).await;
+        assert_eq!(status, 200, "{folder}: {answer}");
+        let operation = &path_item(&doc, &paths[format!("/{folder}")])["post"];
+        assert!(statuses(operation).contains("200"), "{folder}");
+        assert_shape(http_schema, &answer, &folder);
+        assert_shape(outputs, &answer["Outputs"], &folder);
+        assert_shape(res, &answer["Outputs"]["res"], &folder);
+        assert_shape(
+            &res["properties"]["headers"],
+            &answer["Outputs"]["res"]["headers"],
+            &folder,
+        );
+        let code = &answer["Outputs"]["res"]["statusCode"];
+        assert!(
+            res["properties"]["statusCode"]["enum"]
+                .as_array()
+                .unwrap()
+                .contains(code),
+            "{folder}: statusCode {code}"
+        );
+        assert!(answer["ReturnValue"].is_null(), "{folder}");
+    }
+
+    // Nothing else is served.
+    let status = app
+        .http
+        .post(format!("http://{}/NoSuchFunction", app.address))
+        .body("{}")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn an_oversized_batch_answers_the_documented_failed_invocation() {
+    let doc = document();
+    let db = TestDb::migrated().await;
+    let url = db.url();
+    let app = TestApp::spawn_with(db, &url, EngineConfig::default(), 1024).await;
+    let (status, answer) = post(&app, "EventHubTrigger", " ".repeat(2048)).await;
+    assert_eq!(status, 413);
+    assert!(statuses(&doc["paths"]["/EventHubTrigger"]["post"]).contains("413"));
+    let failed = schema(&doc, "FailedInvocation");
+    assert_shape(failed, &answer, "a failed invocation");
+    assert_eq!(keys_of(&answer), strings(&failed["required"]));
+    let error = &failed["properties"]["error"];
+    assert_shape(error, &answer["error"], "error");
+    assert!(strings(&error["properties"]["code"]["enum"]).contains("body_too_large"));
+    assert_eq!(answer["error"]["code"], "body_too_large");
+    assert_eq!(answer["error"]["retryable"], true);
+}
+
+/// The string literals returned by `fn code` of `FunctionError` in src/functions/mod.rs.
+fn function_error_codes() -> BTreeSet<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/functions/mod.rs");
+    let source = std::fs::read_to_string(path).unwrap();
+    let start = source
+        .find("fn code(&self)")
+        .expect("FunctionError::code in src/functions/mod.rs");
+    let body = &source[start..];
+    let body = &body[..body.find("\n    }\n").expect("the end of fn code")];
+    body.split("=> \"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+        .collect()
+}
+
+#[test]
+fn the_error_codes_and_return_values_are_the_handlers_and_api_md_names_each() {
+    let doc = document();
+    let codes = function_error_codes();
+    assert!(codes.contains("database_unavailable"), "{codes:?}");
+    let documented = strings(
+        &schema(&doc, "FailedInvocation")["properties"]["error"]["properties"]["code"]["enum"],
+    );
+    assert_eq!(
+        documented, codes,
+        "FailedInvocation's error.code enum is what FunctionError::code returns"
+    );
+    let api_md =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/API.md")).unwrap();
+    let mut missing = Vec::new();
+    for code in &codes {
+        if !api_md.contains(&format!("| `{code}` |")) {
+            missing.push(format!("error.code {code}"));
+        }
+    }
+    for name in ["BatchOutcome", "TimerOutcome"] {
+        for key in keys_of(&schema(&doc, name)["properties"]) {
+            if !api_md.contains(&format!("| `{key}` |")) {
+                missing.push(format!("{name}.{key}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/API.md has no table row for {missing:?}: add one to the error-code or \
+         ReturnValue table of \"The custom handler's routes\""
+    );
 }
