@@ -163,7 +163,9 @@ pub struct ErrorBody {
     pub code: &'static str,
     /// The error and its causes.
     pub message: String,
-    /// Whether the host's retry can succeed: always true, a failed invocation is retried.
+    /// Whether trying again can succeed: always true, the failure is transient. The host
+    /// retries a failed Event Hub batch (its `retry` policy); the timer has none, and its
+    /// next run closes what a failed one left.
     pub retryable: bool,
 }
 
