@@ -140,6 +140,10 @@ struct RunArgs {
     /// EVENTHUBS_CONNECTION_STRING.
     #[arg(long, value_enum, default_value = "azure-cli")]
     auth: Auth,
+    /// With --auth managed-identity: the client id of the user-assigned identity to sign
+    /// in as (without it, the system-assigned identity).
+    #[arg(long, env = "AZURE_CLIENT_ID", hide_env_values = true)]
+    client_id: Option<String>,
     /// No progress output.
     #[arg(long)]
     quiet: bool,
@@ -369,7 +373,9 @@ fn event_hubs_target(args: &RunArgs) -> anyhow::Result<EventHubsTarget> {
             std::env::var("EVENTHUBS_CONNECTION_STRING")
                 .context("EVENTHUBS_CONNECTION_STRING is not set")?,
         )),
-        Auth::ManagedIdentity => EventHubsAuth::EntraId(EntraCredential::ManagedIdentity),
+        Auth::ManagedIdentity => EventHubsAuth::EntraId(EntraCredential::ManagedIdentity {
+            client_id: args.client_id.clone().filter(|id| !id.trim().is_empty()),
+        }),
         Auth::WorkloadIdentity => EventHubsAuth::EntraId(EntraCredential::WorkloadIdentity),
         Auth::AzureCli => EventHubsAuth::EntraId(EntraCredential::AzureCli),
         Auth::ClientSecret => EventHubsAuth::EntraId(EntraCredential::ClientSecret),
@@ -417,4 +423,47 @@ async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(extra: &[&str]) -> RunArgs {
+        let mut args = vec![
+            "simulator",
+            "run",
+            "--sink",
+            "eventhubs",
+            "--namespace",
+            "ns",
+        ];
+        args.extend_from_slice(extra);
+        match Cli::try_parse_from(args).expect("valid arguments").command {
+            Command::Run(args) => *args,
+            _ => unreachable!("a run"),
+        }
+    }
+
+    #[test]
+    fn client_id_picks_the_user_assigned_managed_identity() {
+        let args = run_args(&["--auth", "managed-identity", "--client-id", "1234-abcd"]);
+        let target = event_hubs_target(&args).unwrap();
+        assert!(matches!(
+            target.auth,
+            EventHubsAuth::EntraId(EntraCredential::ManagedIdentity { client_id: Some(ref id) })
+                if id == "1234-abcd"
+        ));
+        let blank = run_args(&["--auth", "managed-identity", "--client-id", " "]);
+        assert!(matches!(
+            event_hubs_target(&blank).unwrap().auth,
+            EventHubsAuth::EntraId(EntraCredential::ManagedIdentity { client_id: None })
+        ));
+        // Other credentials take no client id from the command line.
+        let cli = run_args(&["--auth", "azure-cli", "--client-id", "1234-abcd"]);
+        assert!(matches!(
+            event_hubs_target(&cli).unwrap().auth,
+            EventHubsAuth::EntraId(EntraCredential::AzureCli)
+        ));
+    }
 }
