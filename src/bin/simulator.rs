@@ -427,7 +427,108 @@ async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    use clap::CommandFactory;
+
     use super::*;
+
+    /// The user guide, which documents every command, flag and variable.
+    const GUIDE: &str = include_str!("../../docs/SIMULATOR-USER-GUIDE.md");
+
+    /// Long flags of other programs (cargo, docker, az) the guide shows.
+    const OTHER_PROGRAMS_FLAGS: &[&str] = &[
+        "--release",
+        "--locked",
+        "--bin",
+        "--path",
+        "--lib",
+        "--no-default-features",
+        "--bench",
+        "--rm",
+        "--resource-type",
+        "--query",
+        "--scope",
+    ];
+
+    /// The section of the guide under `### \`simulator NAME\``.
+    fn section(name: &str) -> &'static str {
+        let heading = format!("### `simulator {name}`");
+        let start = GUIDE
+            .find(&heading)
+            .unwrap_or_else(|| panic!("the guide has no section {heading}"));
+        let rest = &GUIDE[start + heading.len()..];
+        &rest[..rest.find("\n#").unwrap_or(rest.len())]
+    }
+
+    #[test]
+    fn every_flag_and_variable_of_every_command_is_in_the_guide() {
+        let cli = Cli::command();
+        for command in cli.get_subcommands() {
+            let text = section(command.get_name());
+            for arg in command.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if long == "help" {
+                    continue;
+                }
+                assert!(
+                    text.contains(&format!("`--{long}`")) || text.contains(&format!("`--{long} ")),
+                    "docs/SIMULATOR-USER-GUIDE.md, `simulator {}`: --{long} is not documented",
+                    command.get_name()
+                );
+                if let Some(env) = arg.get_env() {
+                    let env = env.to_string_lossy();
+                    assert!(
+                        text.contains(&format!("`{env}`")),
+                        "docs/SIMULATOR-USER-GUIDE.md, `simulator {}`: --{long} reads {env}, which is not documented",
+                        command.get_name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_flag_the_guide_shows_exists() {
+        let cli = Cli::command();
+        let mut flags: BTreeSet<String> = ["--help".to_owned(), "--version".to_owned()].into();
+        for command in cli.get_subcommands() {
+            for arg in command.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    flags.insert(format!("--{long}"));
+                }
+            }
+        }
+        let bytes = GUIDE.as_bytes();
+        let mut shown = BTreeSet::new();
+        for (at, _) in GUIDE.match_indices("--") {
+            if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'-') {
+                continue;
+            }
+            let name: String = GUIDE[at + 2..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+                .collect();
+            if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+                shown.insert(format!("--{name}"));
+            }
+        }
+        let unknown: Vec<&String> = shown
+            .iter()
+            .filter(|f| !flags.contains(*f) && !OTHER_PROGRAMS_FLAGS.contains(&f.as_str()))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "docs/SIMULATOR-USER-GUIDE.md shows flags no simulator command has: {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn the_commands_of_the_guide_are_the_commands_of_the_binary() {
+        for command in Cli::command().get_subcommands() {
+            let _ = section(command.get_name());
+        }
+    }
 
     fn run_args(extra: &[&str]) -> RunArgs {
         let mut args = vec![
