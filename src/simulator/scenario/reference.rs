@@ -139,7 +139,7 @@ const KEYS: &[Key] = &[
     required(
         "rate.pattern.from",
         "number, 0 or more (`ramp`)",
-        "Multiplier at the start of the run.",
+        "Multiplier at the start of the ramp.",
     ),
     required(
         "rate.pattern.to",
