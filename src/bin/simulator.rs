@@ -140,6 +140,10 @@ struct RunArgs {
     /// EVENTHUBS_CONNECTION_STRING.
     #[arg(long, value_enum, default_value = "azure-cli")]
     auth: Auth,
+    /// With --auth managed-identity: the client id of the user-assigned identity to sign
+    /// in as (without it, the system-assigned identity).
+    #[arg(long, env = "AZURE_CLIENT_ID", hide_env_values = true)]
+    client_id: Option<String>,
     /// No progress output.
     #[arg(long)]
     quiet: bool,
@@ -369,7 +373,9 @@ fn event_hubs_target(args: &RunArgs) -> anyhow::Result<EventHubsTarget> {
             std::env::var("EVENTHUBS_CONNECTION_STRING")
                 .context("EVENTHUBS_CONNECTION_STRING is not set")?,
         )),
-        Auth::ManagedIdentity => EventHubsAuth::EntraId(EntraCredential::ManagedIdentity),
+        Auth::ManagedIdentity => EventHubsAuth::EntraId(EntraCredential::ManagedIdentity {
+            client_id: args.client_id.clone().filter(|id| !id.trim().is_empty()),
+        }),
         Auth::WorkloadIdentity => EventHubsAuth::EntraId(EntraCredential::WorkloadIdentity),
         Auth::AzureCli => EventHubsAuth::EntraId(EntraCredential::AzureCli),
         Auth::ClientSecret => EventHubsAuth::EntraId(EntraCredential::ClientSecret),
@@ -417,4 +423,148 @@ async fn run_command(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// The user guide, which documents every command, flag and variable.
+    const GUIDE: &str = include_str!("../../docs/SIMULATOR-USER-GUIDE.md");
+
+    /// Long flags of other programs (cargo, docker, az) the guide shows.
+    const OTHER_PROGRAMS_FLAGS: &[&str] = &[
+        "--release",
+        "--locked",
+        "--bin",
+        "--path",
+        "--lib",
+        "--no-default-features",
+        "--bench",
+        "--rm",
+        "--resource-type",
+        "--query",
+        "--scope",
+    ];
+
+    /// The section of the guide under `### \`simulator NAME\``.
+    fn section(name: &str) -> &'static str {
+        let heading = format!("### `simulator {name}`");
+        let start = GUIDE
+            .find(&heading)
+            .unwrap_or_else(|| panic!("the guide has no section {heading}"));
+        let rest = &GUIDE[start + heading.len()..];
+        &rest[..rest.find("\n#").unwrap_or(rest.len())]
+    }
+
+    #[test]
+    fn every_flag_and_variable_of_every_command_is_in_the_guide() {
+        let cli = Cli::command();
+        for command in cli.get_subcommands() {
+            let text = section(command.get_name());
+            for arg in command.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if long == "help" {
+                    continue;
+                }
+                assert!(
+                    text.contains(&format!("`--{long}`")) || text.contains(&format!("`--{long} ")),
+                    "docs/SIMULATOR-USER-GUIDE.md, `simulator {}`: --{long} is not documented",
+                    command.get_name()
+                );
+                if let Some(env) = arg.get_env() {
+                    let env = env.to_string_lossy();
+                    assert!(
+                        text.contains(&format!("`{env}`")),
+                        "docs/SIMULATOR-USER-GUIDE.md, `simulator {}`: --{long} reads {env}, which is not documented",
+                        command.get_name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_flag_the_guide_shows_exists() {
+        let cli = Cli::command();
+        let mut flags: BTreeSet<String> = ["--help".to_owned(), "--version".to_owned()].into();
+        for command in cli.get_subcommands() {
+            for arg in command.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    flags.insert(format!("--{long}"));
+                }
+            }
+        }
+        let bytes = GUIDE.as_bytes();
+        let mut shown = BTreeSet::new();
+        for (at, _) in GUIDE.match_indices("--") {
+            if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'-') {
+                continue;
+            }
+            let name: String = GUIDE[at + 2..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+                .collect();
+            if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+                shown.insert(format!("--{name}"));
+            }
+        }
+        let unknown: Vec<&String> = shown
+            .iter()
+            .filter(|f| !flags.contains(*f) && !OTHER_PROGRAMS_FLAGS.contains(&f.as_str()))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "docs/SIMULATOR-USER-GUIDE.md shows flags no simulator command has: {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn the_commands_of_the_guide_are_the_commands_of_the_binary() {
+        for command in Cli::command().get_subcommands() {
+            let _ = section(command.get_name());
+        }
+    }
+
+    fn run_args(extra: &[&str]) -> RunArgs {
+        let mut args = vec![
+            "simulator",
+            "run",
+            "--sink",
+            "eventhubs",
+            "--namespace",
+            "ns",
+        ];
+        args.extend_from_slice(extra);
+        match Cli::try_parse_from(args).expect("valid arguments").command {
+            Command::Run(args) => *args,
+            _ => unreachable!("a run"),
+        }
+    }
+
+    #[test]
+    fn client_id_picks_the_user_assigned_managed_identity() {
+        let args = run_args(&["--auth", "managed-identity", "--client-id", "1234-abcd"]);
+        let target = event_hubs_target(&args).unwrap();
+        assert!(matches!(
+            target.auth,
+            EventHubsAuth::EntraId(EntraCredential::ManagedIdentity { client_id: Some(ref id) })
+                if id == "1234-abcd"
+        ));
+        let blank = run_args(&["--auth", "managed-identity", "--client-id", " "]);
+        assert!(matches!(
+            event_hubs_target(&blank).unwrap().auth,
+            EventHubsAuth::EntraId(EntraCredential::ManagedIdentity { client_id: None })
+        ));
+        // Other credentials take no client id from the command line.
+        let cli = run_args(&["--auth", "azure-cli", "--client-id", "1234-abcd"]);
+        assert!(matches!(
+            event_hubs_target(&cli).unwrap().auth,
+            EventHubsAuth::EntraId(EntraCredential::AzureCli)
+        ));
+    }
 }

@@ -28,10 +28,15 @@ pub enum EventHubsAuth {
 }
 
 /// Which Entra ID credential to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntraCredential {
-    /// The managed identity of the host (Azure VM, Container Apps, AKS pod identity).
-    ManagedIdentity,
+    /// The managed identity of the host (Azure VM, Container Apps, AKS pod identity):
+    /// the user-assigned identity of this client id (`--client-id`, `AZURE_CLIENT_ID`),
+    /// or the system-assigned one without it.
+    ManagedIdentity {
+        /// The client id of a user-assigned identity.
+        client_id: Option<String>,
+    },
     /// Workload identity federation (AKS, GitHub Actions), from the standard variables.
     WorkloadIdentity,
     /// The signed-in Azure CLI user.
@@ -59,13 +64,27 @@ pub struct EventHubsSink {
     max_attempts: u32,
 }
 
-fn credential(kind: EntraCredential) -> azure_core::Result<Arc<dyn TokenCredential>> {
+/// The options of a managed identity credential: the user-assigned identity of
+/// `client_id`, or the system-assigned identity without one.
+fn managed_identity_options(
+    client_id: Option<&str>,
+) -> azure_identity::ManagedIdentityCredentialOptions {
+    azure_identity::ManagedIdentityCredentialOptions {
+        user_assigned_id: client_id
+            .map(|id| azure_identity::UserAssignedId::ClientId(id.to_owned())),
+        ..Default::default()
+    }
+}
+
+fn credential(kind: &EntraCredential) -> azure_core::Result<Arc<dyn TokenCredential>> {
     use azure_identity::{
         AzureCliCredential, ClientSecretCredential, ManagedIdentityCredential,
         WorkloadIdentityCredential,
     };
     Ok(match kind {
-        EntraCredential::ManagedIdentity => ManagedIdentityCredential::new(None)?,
+        EntraCredential::ManagedIdentity { client_id } => {
+            ManagedIdentityCredential::new(Some(managed_identity_options(client_id.as_deref())))?
+        }
         EntraCredential::WorkloadIdentity => WorkloadIdentityCredential::new(None)?,
         EntraCredential::AzureCli => AzureCliCredential::new(None)?,
         EntraCredential::ClientSecret => {
@@ -109,7 +128,7 @@ impl EventHubsSink {
                     ))
                 })?,
             EventHubsAuth::EntraId(kind) => {
-                let credential = credential(*kind)
+                let credential = credential(kind)
                     .map_err(|e| SinkError::EventHubs(format!("credential: {e}")))?;
                 builder
                     .open(&target.namespace, &target.hub, credential)
@@ -251,5 +270,27 @@ impl EventHubsSink {
     /// [`SinkError::EventHubs`].
     pub async fn close(&mut self) -> Result<(), SinkError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_id_picks_that_user_assigned_identity_and_none_the_system_assigned_one() {
+        let options = managed_identity_options(Some("00000000-0000-0000-0000-000000000001"));
+        match options.user_assigned_id {
+            Some(azure_identity::UserAssignedId::ClientId(id)) => {
+                assert_eq!(id, "00000000-0000-0000-0000-000000000001");
+            }
+            other => panic!("not a client id: {other:?}"),
+        }
+        assert!(managed_identity_options(None).user_assigned_id.is_none());
+        // Building the credential reaches no network.
+        let kind = EntraCredential::ManagedIdentity {
+            client_id: Some("00000000-0000-0000-0000-000000000001".into()),
+        };
+        assert!(credential(&kind).is_ok());
     }
 }

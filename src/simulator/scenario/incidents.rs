@@ -309,7 +309,7 @@ impl PlannedIncident {
         }
     }
 
-    /// Its manifest line (docs/SIMULATOR.md, "Incidents").
+    /// Its manifest line (docs/SIMULATOR-USER-GUIDE.md, "Incidents").
     pub fn manifest_line(&self) -> Value {
         json!({
             "incident": self.kind().name(),

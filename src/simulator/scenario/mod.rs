@@ -10,6 +10,8 @@
 
 mod entries;
 mod incidents;
+#[cfg(test)]
+mod reference;
 mod validate;
 
 use std::collections::BTreeMap;
