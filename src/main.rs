@@ -9,14 +9,13 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use paymetrics::functions::{AppState, app, prepare_schema};
-use paymetrics::settings::{DbAuth, EngineConfig, HandlerSettings, MigrateMode};
+use paymetrics::settings::{EngineConfig, HandlerSettings, MigrateMode};
 use paymetrics::{store, telemetry};
 use tracing::{error, info};
 
@@ -109,16 +108,9 @@ async fn main() -> ExitCode {
 
 /// The pool the settings describe: password or Microsoft Entra ID, TLS or not.
 fn open_pool(settings: &HandlerSettings) -> anyhow::Result<deadpool_postgres::Pool> {
-    use paymetrics::store::connect::{AzureTokens, Password, TokenCache, default_credential};
     let (config, tls) = settings.database.connection()?;
-    let password = match settings.database.auth {
-        DbAuth::Password => Password::Fixed,
-        DbAuth::Entra => {
-            let credential = default_credential(settings.database.client_id.as_deref())
-                .map_err(|e| anyhow::anyhow!(e))?;
-            Password::Entra(Arc::new(TokenCache::new(Box::new(AzureTokens(credential)))))
-        }
-    };
+    let password =
+        store::connect::Password::for_settings(&settings.database).map_err(anyhow::Error::msg)?;
     Ok(store::pool_with(config, &tls, password, settings.pool)?)
 }
 

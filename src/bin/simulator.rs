@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
-use paymetrics::settings::{DbAuth, HandlerSettings, Secret};
+use paymetrics::settings::{HandlerSettings, Secret};
 use paymetrics::simulator::eventhubs::{
     EntraCredential, EventHubsAuth, EventHubsSink, EventHubsTarget,
 };
@@ -271,19 +271,17 @@ fn validate_command(config: &Path) -> anyhow::Result<ExitCode> {
 /// A connection to the database at `database_url`, made as the handler makes its own:
 /// the same settings (`PAYMETRICS_DB_SSLMODE`, `PAYMETRICS_DB_SSLROOTCERT`, timeouts from
 /// the environment) and so the same TLS policy: verified TLS unless the server is on
-/// this machine or the URL says `sslmode=disable`.
+/// this machine or the URL says `sslmode=disable`; with `PAYMETRICS_DB_AUTH=entra` it
+/// signs in with Microsoft Entra ID tokens as the handler does (the Azure CLI's sign-in
+/// on a developer's machine; the URL's user names the role).
 async fn connect(database_url: String) -> anyhow::Result<deadpool_postgres::Object> {
     let settings = HandlerSettings::from_lookup(|name| match name {
         "DATABASE_URL" => Some(database_url.clone()),
         _ => std::env::var(name).ok(),
     })?;
-    if settings.database.auth == DbAuth::Entra {
-        bail!(
-            "the simulator signs in with the password in the database URL, not Microsoft Entra ID (unset PAYMETRICS_DB_AUTH)"
-        );
-    }
     let (config, tls) = settings.database.connection()?;
-    let pool = store::pool_with(config, &tls, Password::Fixed, settings.pool)?;
+    let password = Password::for_settings(&settings.database).map_err(anyhow::Error::msg)?;
+    let pool = store::pool_with(config, &tls, password, settings.pool)?;
     pool.get().await.context("connecting to the database")
 }
 

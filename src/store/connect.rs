@@ -159,6 +159,23 @@ pub enum Password {
     Entra(Arc<TokenCache>),
 }
 
+impl Password {
+    /// The password `database` asks for: the URL's, or Microsoft Entra ID tokens from
+    /// [`default_credential`] with its `client_id`.
+    ///
+    /// # Errors
+    /// The credential's error text, when Entra ID is asked for and none can be made.
+    pub fn for_settings(database: &super::config::DatabaseSettings) -> Result<Self, String> {
+        Ok(match database.auth {
+            super::config::DbAuth::Password => Self::Fixed,
+            super::config::DbAuth::Entra => {
+                let credential = default_credential(database.client_id.as_deref())?;
+                Self::Entra(Arc::new(TokenCache::new(Box::new(AzureTokens(credential)))))
+            }
+        })
+    }
+}
+
 /// A token cache in front of a [`TokenSource`].
 pub struct TokenCache {
     source: Box<dyn TokenSource>,

@@ -434,9 +434,12 @@ async fn check_and_report_refuse_what_they_cannot_read() {
         .output()
         .await
         .unwrap();
+    // Entra ID as the handler signs in, and with its rule: never a token over plain TCP
+    // (the local server's URL asks for none).
     let (code, _, err) = text(&output);
     assert_eq!(code, 2);
-    assert!(err.contains("not Microsoft Entra ID"), "{err}");
+    assert!(err.contains("PAYMETRICS_DB_SSLMODE"), "{err}");
+    assert!(err.contains("a token must not travel in clear"), "{err}");
 
     let (code, _, err) = text(
         &run(&[
