@@ -14,7 +14,8 @@
 //! - the workflows: `secrets.NAME` and `vars.NAME`, which the repository's maintainers set.
 //!
 //! A name in the docs is an upper-case word with an underscore (`[A-Z][A-Z0-9]*(_[A-Z0-9]+)+`),
-//! anywhere in the text; it must occur in the code files (`code_files`).
+//! anywhere in the text, or the upper-case name of a code span `NAME=value`
+//! (`` `CHROMIUM=path` ``); it must occur in the code files (`code_files`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -289,6 +290,18 @@ fn every_variable_the_docs_name_exists_in_the_code() {
                     "{}: `{word}` is named here but occurs nowhere in the code, scripts, \
                      workflows or Terraform: fix the name or remove it",
                     doc.at(doc.line_of(offset))
+                ));
+            }
+        }
+        for span in &doc.spans {
+            let Some((name, _)) = span.text.split_once('=') else {
+                continue;
+            };
+            if upper_name(name) && !code.contains(name) && seen.insert(name) {
+                problems.push(format!(
+                    "{}: `{name}` is set here but occurs nowhere in the code, scripts, \
+                     workflows or Terraform: fix the name or remove it",
+                    doc.at(span.line)
                 ));
             }
         }
