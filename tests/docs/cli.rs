@@ -60,12 +60,14 @@ fn flags(help: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The lines of a help section, up to the next blank line.
+/// The lines of a help section, up to the next heading (a line that is not indented;
+/// long help separates its entries with blank lines).
 fn section<'a>(help: &'a str, title: &str) -> impl Iterator<Item = &'a str> {
     help.lines()
         .skip_while(move |l| l.trim() != title)
         .skip(1)
-        .take_while(|l| !l.trim().is_empty())
+        .take_while(|l| l.is_empty() || l.starts_with(' '))
+        .filter(|l| !l.trim().is_empty())
 }
 
 /// The CLI of the binary at `program`.
@@ -418,7 +420,7 @@ fn invocations_are_found_in_spans_and_shell_blocks() {
     assert!(invocation("the handler migrates", 1).is_none());
     let starts = command_starts("cargo build && ./handler migrate | tee x  # handler nope");
     assert_eq!(starts.len(), 3);
-    let help = "Usage: x\n\nCommands:\n  run      Go\n           on\n  help     Print\n\nOptions:\n  -h, --help  Print\n      --dry-run  x\n          --not-this\n";
+    let help = "Usage: x\n\nCommands:\n  run      Go\n           on\n  help     Print\n\nOptions:\n  -h, --help  Print\n\n      --dry-run\n          x\n          --not-this\nAfter:\n  --neither\n";
     assert_eq!(commands(help), ["run", "help"]);
     assert_eq!(
         flags(help).into_iter().collect::<Vec<_>>(),
