@@ -7,12 +7,15 @@
 //! `;`, `|` or `$(`, after any `NAME=value` assignments). A line ending in `\` or a next
 //! line starting with `--` or `[--` continues it; `#` starts a comment. Its first word, if
 //! not a flag, is the subcommand; every `--flag` after the program is one of its flags.
+//! A code span that is a string of the code (a log message such as `handler stopped`) is
+//! not an invocation.
 //! A code span that starts with `--` holds flags on their own: each must be a flag of one
 //! of the binaries, or of a tool the project runs (it occurs in `scripts/`, `.ci/` or
 //! `.github/`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use super::{Doc, docs, files_under, read, report};
 
@@ -231,9 +234,21 @@ fn command_starts(line: &str) -> Vec<&str> {
 
 /// Every invocation of our binaries in a doc.
 fn invocations(doc: &Doc) -> Vec<Invocation> {
+    // A span that is a message of the code (`handler stopped`, a log line) is no command.
+    static MESSAGES: OnceLock<BTreeSet<String>> = OnceLock::new();
+    let messages = MESSAGES.get_or_init(|| {
+        let mut literals = BTreeSet::new();
+        for file in files_under("src").iter().filter(|f| f.ends_with(".rs")) {
+            for line in read(file).lines() {
+                literals.extend(line.split('"').skip(1).step_by(2).map(str::to_owned));
+            }
+        }
+        literals
+    });
     let mut out: Vec<Invocation> = doc
         .spans
         .iter()
+        .filter(|s| !messages.contains(&s.text))
         .filter_map(|s| invocation(&s.text, s.line))
         .collect();
     // Fenced shell: join continued lines first.
