@@ -10,8 +10,9 @@
 //! A code span that is a string of the code (a log message such as `handler stopped`) is
 //! not an invocation.
 //! A code span that starts with `--` holds flags on their own: each must be a flag of one
-//! of the binaries, or of a tool the project runs (it occurs in `scripts/`, `.ci/` or
-//! `.github/`).
+//! of the binaries, or of another program (it occurs in `scripts/`, `.ci/`, `.github/` or
+//! a fenced block of the docs). `simulator … --flag` elides the command: the flag must
+//! be one of some command.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -97,6 +98,9 @@ fn binaries() -> BTreeMap<&'static str, Cli> {
     out.insert("simulator", cli_of(env!("CARGO_BIN_EXE_simulator")));
     out
 }
+
+/// The command of `simulator … --auth x`: elided, so its flags may be any command's.
+const ELIDED: &str = "…";
 
 /// An invocation of a binary in a doc.
 #[derive(Debug, PartialEq)]
@@ -193,6 +197,7 @@ fn invocation(text: &str, line: usize) -> Option<Invocation> {
         {
             (*word).to_owned()
         }
+        Some(&"…" | &"...") => ELIDED.to_owned(),
         _ => String::new(),
     };
     Some(Invocation {
@@ -286,18 +291,32 @@ fn invocations(doc: &Doc) -> Vec<Invocation> {
 #[test]
 fn every_command_and_flag_in_the_docs_exists() {
     let binaries = binaries();
-    let tools: String = ["scripts", ".ci", ".github"]
+    // Another program's flags: those the scripts and workflows use, and those of the
+    // docs' fenced blocks (`gh secret set ... --env staging`).
+    let mut tools: String = ["scripts", ".ci", ".github"]
         .iter()
         .flat_map(|d| files_under(d))
         .map(|f| read(&f))
         .collect();
+    for doc in docs() {
+        for line in &doc.blocks {
+            tools.push_str(&line.text);
+            tools.push('\n');
+        }
+    }
     let mut problems = Vec::new();
     for doc in docs() {
         for call in invocations(&doc) {
             let Some(cli) = binaries.get(call.binary.as_str()) else {
                 continue;
             };
-            let Some(known) = cli.get(&call.command) else {
+            let any: BTreeSet<String> = cli.values().flatten().cloned().collect();
+            let known = if call.command == ELIDED {
+                Some(&any)
+            } else {
+                cli.get(&call.command)
+            };
+            let Some(known) = known else {
                 problems.push(format!(
                     "{}: `{} {}` is not a command of {} (it has: {}): fix or remove the invocation",
                     doc.at(call.line),
@@ -333,8 +352,8 @@ fn every_command_and_flag_in_the_docs_exists() {
                     .any(|f| f.contains(&flag));
                 if !ours && !tools.contains(&flag) {
                     problems.push(format!(
-                        "{}: `{flag}` is a flag of neither handler nor simulator, and no script or \
-                         workflow uses it: fix or remove it",
+                        "{}: `{flag}` is a flag of neither handler nor simulator, and no script, \
+                         workflow or shown command uses it: fix or remove it",
                         doc.at(span.line)
                     ));
                 }

@@ -13,9 +13,11 @@
 //! - the functions' `function.json`: `%NAME%` and the `connection` setting;
 //! - the workflows: `secrets.NAME` and `vars.NAME`, which the repository's maintainers set.
 //!
-//! A name in the docs is an upper-case word with an underscore (`[A-Z][A-Z0-9]*(_[A-Z0-9]+)+`),
-//! anywhere in the text, or the upper-case name of a code span `NAME=value`
-//! (`` `CHROMIUM=path` ``); it must occur in the code files (`code_files`).
+//! A variable in the docs is a word of that shape (`[A-Z][A-Z0-9]*(_[A-Z0-9]+)+`) anywhere
+//! in the text when its first part is the first part of a variable the code reads
+//! (`PAYMETRICS_`, `AZURE_`, `EVENTHUBS_`, ...), and a code span that is such a word (any
+//! first part), `$NAME`, `${NAME}`, or `NAME=value` of an upper-case name
+//! (`` `CHROMIUM=path` ``). It must occur in the code files (`code_files`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -278,30 +280,58 @@ fn every_variable_the_code_reads_is_documented() {
     report("environment variables read by the code", problems);
 }
 
+/// Variables the docs tell the reader to set for another program, which the project's
+/// code does not read.
+const READ_BY_OTHER_PROGRAMS: &[(&str, &str)] = &[(
+    "PGPASSWORD",
+    "libpq's password variable: psql reads it (an Entra token as the password)",
+)];
+
+/// The variable a code span names, if it is one: `NAME`, `$NAME`, `${NAME}` of an
+/// environment variable's shape, or `NAME=value` of an upper-case name.
+fn span_variable(span: &str) -> Option<&str> {
+    if let Some((name, _)) = span.split_once('=') {
+        return upper_name(name).then_some(name);
+    }
+    let name = span
+        .trim_start_matches('$')
+        .trim_start_matches('{')
+        .trim_end_matches('}');
+    env_shaped(name).then_some(name)
+}
+
 #[test]
 fn every_variable_the_docs_name_exists_in_the_code() {
     let code = code_words();
+    // The first part of every variable the code reads (`PAYMETRICS`, `AZURE`, ...): an
+    // upper-case word of the docs with one of them is a variable wherever it stands; other
+    // words only in a code span (`$APP_ID` in a runbook is the reader's own shell variable).
+    let prefixes: BTreeSet<String> = code_reads()
+        .keys()
+        .filter(|n| env_shaped(n))
+        .filter_map(|n| n.split('_').next())
+        .map(str::to_owned)
+        .collect();
+    let others: BTreeSet<&str> = READ_BY_OTHER_PROGRAMS.iter().map(|(n, _)| *n).collect();
     let mut problems = Vec::new();
     for doc in docs() {
+        let mut named: Vec<(usize, &str)> = words(&doc.text)
+            .into_iter()
+            .filter(|(_, w)| env_shaped(w) && prefixes.contains(w.split('_').next().unwrap()))
+            .map(|(offset, w)| (doc.line_of(offset), w))
+            .collect();
+        named.extend(
+            doc.spans
+                .iter()
+                .filter_map(|s| span_variable(&s.text).map(|n| (s.line, n))),
+        );
         let mut seen = BTreeSet::new();
-        for (offset, word) in words(&doc.text) {
-            if env_shaped(word) && !code.contains(word) && seen.insert(word) {
+        for (line, name) in named {
+            if !code.contains(name) && !others.contains(name) && seen.insert(name) {
                 problems.push(format!(
-                    "{}: `{word}` is named here but occurs nowhere in the code, scripts, \
+                    "{}: `{name}` is named here but occurs nowhere in the code, scripts, \
                      workflows or Terraform: fix the name or remove it",
-                    doc.at(doc.line_of(offset))
-                ));
-            }
-        }
-        for span in &doc.spans {
-            let Some((name, _)) = span.text.split_once('=') else {
-                continue;
-            };
-            if upper_name(name) && !code.contains(name) && seen.insert(name) {
-                problems.push(format!(
-                    "{}: `{name}` is set here but occurs nowhere in the code, scripts, \
-                     workflows or Terraform: fix the name or remove it",
-                    doc.at(span.line)
+                    doc.at(line)
                 ));
             }
         }
@@ -336,6 +366,10 @@ fn the_read_rules_find_what_they_should() {
         .map(|(n, _)| n)
         .collect();
     assert_eq!(names, ["DEMO_HOURS", "REQ", "X"]);
+    assert_eq!(span_variable("CHROMIUM=path"), Some("CHROMIUM"));
+    assert_eq!(span_variable("${DEMO_HOURS}"), Some("DEMO_HOURS"));
+    assert_eq!(span_variable("COPY"), None);
+    assert_eq!(span_variable("a=b"), None);
     let json =
         "\"schedule\": \"%PAYMETRICS_WINDOW_SCHEDULE%\",\n\"connection\": \"EventHubConnection\",";
     let names: Vec<String> = binding_reads("f.json", json)
