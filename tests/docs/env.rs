@@ -13,6 +13,9 @@
 //! - the functions' `function.json`: `%NAME%` and the `connection` setting;
 //! - the workflows: `secrets.NAME` and `vars.NAME`, which the repository's maintainers set.
 //!
+//! Each must be named in a doc. Cargo's own (`CARGO_*`, `OUT_DIR`) are left out, and
+//! those the platform sets are on the commented `SET_BY_THE_PLATFORM` list.
+//!
 //! A variable in the docs is a word of that shape (`[A-Z][A-Z0-9]*(_[A-Z0-9]+)+`) anywhere
 //! in the text when its first part is the first part of a variable the code reads
 //! (`PAYMETRICS_`, `AZURE_`, `EVENTHUBS_`, ...), and a code span that is such a word (any
