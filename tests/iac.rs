@@ -741,28 +741,9 @@ fn settings_type() -> Expression {
 /// The attributes of the `settings` type, by name: (type, default), the default being
 /// `Some` for `optional(type, default)` (a null one for `optional(type)`).
 fn settings_attributes() -> BTreeMap<String, (Expression, Option<Expression>)> {
-    let Expression::FuncCall(call) = settings_type() else {
-        panic!("settings must be an object({{...}}) type")
-    };
-    let Some(Expression::Object(attrs)) = call.args.first() else {
-        panic!("settings must be an object({{...}}) type")
-    };
-    assert_eq!(call.name.name.as_str(), "object", "settings is an object");
-    attrs
-        .iter()
-        .map(|(key, ty)| {
-            let name = object_key(key).expect("an attribute name");
-            match ty {
-                Expression::FuncCall(o) if o.name.name.as_str() == "optional" => (
-                    name,
-                    (
-                        o.args[0].clone(),
-                        Some(o.args.get(1).cloned().unwrap_or(Expression::Null)),
-                    ),
-                ),
-                other => (name, (other.clone(), None)),
-            }
-        })
+    reference::object_attributes(&settings_type())
+        .into_iter()
+        .map(|(name, ty, default)| (name, (ty, default)))
         .collect()
 }
 

@@ -439,13 +439,14 @@ fn settings_comments(names: &BTreeSet<String>) -> BTreeMap<String, (String, Stri
 
 /// The attributes of an `object({...})` type in order: (name, type, default), the default
 /// `Some` for `optional(type, default)` (`null` for `optional(type)`).
-fn object_attributes(ty: &Expression) -> Vec<(String, Expression, Option<Expression>)> {
+pub(crate) fn object_attributes(ty: &Expression) -> Vec<(String, Expression, Option<Expression>)> {
     let Expression::FuncCall(call) = ty else {
         panic!("settings must be an object({{...}}) type")
     };
     let Some(Expression::Object(attrs)) = call.args.first() else {
         panic!("settings must be an object({{...}}) type")
     };
+    assert_eq!(call.name.name.as_str(), "object", "settings is an object");
     attrs
         .iter()
         .map(|(key, ty)| {
