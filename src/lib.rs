@@ -19,6 +19,9 @@
 //!   partitions, rule statements, clusters, alert state, the quarantine's retention and
 //!   redrive, the reads of the HTTP API and the dashboard (`views`) and of the
 //!   simulator's report and check (`reads`), the figures of the health report.
+//! - [`archive`]: the raw-event archive Event Hubs Capture writes (its file layout, a
+//!   local copy's files) and `handler replay`, which runs a time range of it through
+//!   ingest and the store again.
 //! - [`dashboard`]: the dashboard page, a pure function of what the store read: HTML
 //!   with inline SVG charts.
 //! - [`functions`]: the Functions host adapter: the app builder, one middleware for
@@ -45,6 +48,7 @@ pub const VERSION: &str = concat!(
     env!("PAYMETRICS_BUILD_COMMIT")
 );
 
+pub mod archive;
 pub mod dashboard;
 pub mod domain;
 pub mod engine;

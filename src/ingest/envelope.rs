@@ -269,13 +269,7 @@ fn decode_event(item: Value, binary: bool) -> (RawText, Result<Value, Rejection>
     match item {
         Value::String(text) => {
             if let Some(bytes) = decode_base64(&text) {
-                let decoded = RawText::from_bytes(&bytes);
-                let parsed = match &decoded {
-                    RawText::Utf8(decoded_text) => parse_event_json(decoded_text),
-                    RawText::Base64(_) => Err(malformed(
-                        "the binary event body is not UTF-8 text (kept as base64 in raw)".into(),
-                    )),
-                };
+                let (decoded, parsed) = decode_body(&bytes);
                 let is_json = match &parsed {
                     Ok(_) => true,
                     Err(rejection) => rejection.reason == RejectReason::AmbiguousJson,
@@ -288,6 +282,32 @@ fn decode_event(item: Value, binary: bool) -> (RawText, Result<Value, Rejection>
             (RawText::from_text(&text), parsed)
         }
         other => (RawText::Utf8(other.to_string()), Ok(other)),
+    }
+}
+
+/// An event body given as bytes (a binary batch's item, an archived event): its text, or
+/// base64 when it is not UTF-8 text, and its JSON.
+fn decode_body(bytes: &[u8]) -> (RawText, Result<Value, Rejection>) {
+    let decoded = RawText::from_bytes(bytes);
+    let parsed = match &decoded {
+        RawText::Utf8(text) => parse_event_json(text),
+        RawText::Base64(_) => Err(malformed(
+            "the binary event body is not UTF-8 text (kept as base64 in raw)".into(),
+        )),
+    };
+    (decoded, parsed)
+}
+
+impl RawEvent {
+    /// The event whose body is `bytes`, read as the trigger reads a binary batch's item
+    /// (`dataType: binary`), placed where `lineage` says.
+    pub fn from_body(bytes: &[u8], lineage: Lineage) -> Self {
+        let (raw, parsed) = decode_body(bytes);
+        Self {
+            raw,
+            parsed,
+            lineage,
+        }
     }
 }
 

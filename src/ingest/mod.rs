@@ -8,6 +8,7 @@
 //! the batch's ids, which accepted events are new, duplicates or conflicts. Nothing here
 //! does I/O: storing is [`crate::store`]'s job.
 
+pub mod capture;
 pub mod envelope;
 mod normalize;
 pub mod redrive;

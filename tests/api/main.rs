@@ -17,6 +17,7 @@ mod poison;
 mod private_pg;
 mod process;
 mod redrive;
+mod replay;
 mod retention;
 mod rules;
 mod schema_contract;
