@@ -305,8 +305,48 @@ module "storage_account" {
   tags                       = local.tags
 }
 
+# The raw-event archive (docs/ARCHIVE.md): its own account, so that the Function App's
+# Storage Blob Data Owner on the host account (and that account's shared key on Elastic
+# Premium) reaches none of it. Shared keys off everywhere; Capture comes in as a trusted
+# Azure service (the firewall's AzureServices bypass), the app through its subnet.
+module "archive_storage_account" {
+  source = "./modules/storage_account"
+
+  name                       = local.names.archive_storage_account
+  resource_group_name        = azurerm_resource_group.main.name
+  location                   = azurerm_resource_group.main.location
+  replication_type           = var.settings.archive_replication_type
+  shared_access_key_enabled  = false
+  allowed_subnet_ids         = [azurerm_subnet.function.id]
+  allowed_ip_ranges          = var.settings.storage_allowed_ip_ranges
+  log_analytics_workspace_id = azurerm_log_analytics_workspace.main.id
+  diagnostic_setting_name    = local.names.diagnostic_setting
+  tags                       = local.tags
+
+  containers = {
+    (local.names.archive_container) = {
+      cool_after_days   = var.settings.archive_cool_after_days
+      delete_after_days = var.settings.archive_retention_days
+    }
+  }
+}
+
+# The identity the Event Hubs namespace runs Capture as. User-assigned rather than the
+# namespace's system-assigned one, so its role on the archive container exists before the
+# hub is created with Capture on (a system-assigned identity would only exist with the
+# namespace, after the role could be granted).
+resource "azurerm_user_assigned_identity" "capture" {
+  name                = local.names.capture_identity
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  tags                = local.tags
+}
+
 module "event_hub" {
   source = "./modules/event_hub"
+
+  # Capture writes from the moment the hub exists: grant its role first.
+  depends_on = [azurerm_role_assignment.archive_writer]
 
   namespace_name             = local.names.eventhub_namespace
   eventhub_name              = local.names.eventhub
@@ -323,6 +363,12 @@ module "event_hub" {
   log_analytics_workspace_id = azurerm_log_analytics_workspace.main.id
   diagnostic_setting_name    = local.names.diagnostic_setting
   tags                       = local.tags
+
+  capture_storage_account_id = module.archive_storage_account.id
+  capture_container_name     = local.names.archive_container
+  capture_identity_id        = azurerm_user_assigned_identity.capture.id
+  capture_interval_seconds   = var.settings.archive_capture_interval_seconds
+  capture_size_limit_bytes   = var.settings.archive_capture_size_limit_bytes
 }
 
 module "postgresql" {
@@ -398,6 +444,7 @@ module "function_app" {
   database_user                          = azurerm_user_assigned_identity.function_database.name
   database_identity_id                   = azurerm_user_assigned_identity.function_database.id
   database_identity_client_id            = azurerm_user_assigned_identity.function_database.client_id
+  archive_container_url                  = module.archive_storage_account.container_urls[local.names.archive_container]
   tags                                   = local.tags
 }
 
@@ -429,6 +476,13 @@ locals {
       }
     },
     var.settings.eventhub_sender_principals,
+  )
+
+  # Who reads the archive: the app and its slot (handler replay), and the principals of the
+  # settings (operators, auditors). Nobody but Capture writes it.
+  archive_readers = merge(
+    { for key, id in local.function_principals : key => { principal_id = id, principal_type = "ServicePrincipal" } },
+    var.settings.archive_reader_principals,
   )
 
   function_storage_role_assignments = {
@@ -477,4 +531,24 @@ resource "azurerm_role_assignment" "function_telemetry" {
   role_definition_name = "Monitoring Metrics Publisher"
   principal_id         = each.value
   principal_type       = "ServicePrincipal"
+}
+
+# Capture writes the archive, on the archive container only. The only writer: no other
+# principal has a role on that account that can write blobs.
+resource "azurerm_role_assignment" "archive_writer" {
+  scope                = module.archive_storage_account.containers[local.names.archive_container]
+  role_definition_name = "Storage Blob Data Contributor"
+  principal_id         = azurerm_user_assigned_identity.capture.principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+# The archive is read by handler replay (PAYMETRICS_ARCHIVE_CONTAINER_URL) and by the
+# operators and auditors of the settings, on the archive container only.
+resource "azurerm_role_assignment" "archive_reader" {
+  for_each = local.archive_readers
+
+  scope                = module.archive_storage_account.containers[local.names.archive_container]
+  role_definition_name = "Storage Blob Data Reader"
+  principal_id         = each.value.principal_id
+  principal_type       = each.value.principal_type
 }

@@ -48,10 +48,15 @@ locals {
     eventhub_namespace = "evhns-${local.name_suffix}"
     eventhub           = "evh-${local.name_suffix}"
     storage_account    = substr("st${local.compact_suffix}", 0, 24)
-    service_plan       = "asp-${local.name_suffix}"
-    function_app       = "func-${local.name_suffix}"
-    postgresql_server  = "psql-${local.name_suffix}"
-    simulator_identity = "id-sim-${local.name_suffix}"
+    # The raw-event archive's account: `st` plus `a` for archive, the one character the
+    # 24-character limit leaves with a 10-character workload and a 4-character region code.
+    archive_storage_account = "sta${local.compact_suffix}"
+    service_plan            = "asp-${local.name_suffix}"
+    function_app            = "func-${local.name_suffix}"
+    postgresql_server       = "psql-${local.name_suffix}"
+    simulator_identity      = "id-sim-${local.name_suffix}"
+    # The identity Event Hubs Capture writes the archive with (the namespace's).
+    capture_identity = "id-evh-capture-${local.name_suffix}"
     # The database identity of the app and its slot; its name is their PostgreSQL role
     # (PAYMETRICS_DB_USER), at most 63 characters.
     function_database_identity = "id-func-db-${local.name_suffix}"
@@ -67,6 +72,7 @@ locals {
     function_staging_slot     = "staging" # the CD pipeline deploys to --slot staging
     consumer_group_function   = "${var.settings.workload}-function"
     consumer_group_staging    = "${var.settings.workload}-function-staging"
+    archive_container         = "archive"
     content_share             = "func-${local.name_suffix}-content"
     content_share_staging     = "func-${local.name_suffix}-staging-content"
     database                  = var.settings.workload # the handler's default PAYMETRICS_DB_NAME

@@ -73,6 +73,16 @@ output "storage_account_name" {
   value       = module.storage_account.name
 }
 
+output "archive_storage_account_name" {
+  description = "Storage account of the raw-event archive (docs/ARCHIVE.md)."
+  value       = module.archive_storage_account.name
+}
+
+output "archive_container_url" {
+  description = "URL of the archive container Event Hubs Capture writes to (PAYMETRICS_ARCHIVE_CONTAINER_URL, the default of handler replay --container)."
+  value       = module.archive_storage_account.container_urls[local.names.archive_container]
+}
+
 output "simulator_identity_client_id" {
   description = "Client ID of the user-assigned identity that may send to the payments hub (the simulator)."
   value       = azurerm_user_assigned_identity.simulator.client_id

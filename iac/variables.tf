@@ -43,8 +43,8 @@ variable "settings" {
     endpoint_subnet_prefix = string
 
     # --- Event Hubs
-    # Event Hubs namespace tier. Standard or Premium (Basic has no extra consumer groups and
-    # no network rules).
+    # Event Hubs namespace tier. Standard or Premium (Basic has no extra consumer groups, no
+    # network rules and no Capture).
     eventhub_sku = optional(string, "Standard")
     # Throughput units (Standard) or processing units (Premium) of the namespace.
     eventhub_capacity = optional(number, 1)
@@ -99,9 +99,32 @@ variable "settings" {
     # Replication of the host storage account (checkpoints, leases, keys). ZRS for a
     # zone-redundant Function App.
     storage_replication_type = optional(string, "LRS")
-    # Public IPs or CIDRs allowed through the storage firewall (operators). The Function App's
-    # subnet is always allowed.
+    # Public IPs or CIDRs allowed through the firewalls of both storage accounts, the host's
+    # and the archive's (operators). The Function App's subnet is always allowed, and so are
+    # trusted Azure services (Event Hubs Capture).
     storage_allowed_ip_ranges = optional(list(string), [])
+
+    # --- Raw-event archive (Event Hubs Capture, docs/ARCHIVE.md)
+    # Capture time window in seconds (60-900): each partition gets a new Avro blob at least
+    # this often while events arrive. Azure's default is 300.
+    archive_capture_interval_seconds = optional(number, 300)
+    # Capture size window in bytes (10485760-524288000): a partition's blob is closed early
+    # when it reaches this size. Azure's default is 314572800 (300 MiB).
+    archive_capture_size_limit_bytes = optional(number, 314572800)
+    # Days after its creation an archive blob is deleted (the archive's retention).
+    archive_retention_days = optional(number, 7)
+    # Days after its creation an archive blob moves from the hot to the cool tier, less than
+    # archive_retention_days; 0 keeps blobs hot until they are deleted. Cool storage bills at
+    # least 30 days per blob, so this pays off only when blobs stay 30 days or more after it.
+    archive_cool_after_days = optional(number, 0)
+    # Replication of the archive's storage account: LRS, ZRS, GRS or GZRS.
+    archive_replication_type = optional(string, "LRS")
+    # Extra principals (operators, auditors) given Storage Blob Data Reader on the archive
+    # container, keyed by a label. The Function App and its slot always get it.
+    archive_reader_principals = optional(map(object({
+      principal_id   = string
+      principal_type = string
+    })), {})
 
     # --- PostgreSQL
     # PostgreSQL major version.
@@ -228,7 +251,7 @@ variable "settings" {
   # --- Event Hubs
   validation {
     condition     = contains(["Standard", "Premium"], var.settings.eventhub_sku)
-    error_message = "eventhub_sku must be Standard or Premium."
+    error_message = "eventhub_sku must be Standard or Premium (Basic has no Capture, which writes the raw-event archive)."
   }
 
   validation {
@@ -308,6 +331,37 @@ variable "settings" {
   validation {
     condition     = alltrue([for c in var.settings.storage_allowed_ip_ranges : !startswith(c, "0.0.0.0")])
     error_message = "storage_allowed_ip_ranges must not open the account to everyone."
+  }
+
+  # --- Raw-event archive
+  validation {
+    condition     = var.settings.archive_capture_interval_seconds >= 60 && var.settings.archive_capture_interval_seconds <= 900 && floor(var.settings.archive_capture_interval_seconds) == var.settings.archive_capture_interval_seconds
+    error_message = "archive_capture_interval_seconds must be a whole number from 60 to 900 (Event Hubs Capture's time window)."
+  }
+
+  validation {
+    condition     = var.settings.archive_capture_size_limit_bytes >= 10485760 && var.settings.archive_capture_size_limit_bytes <= 524288000 && floor(var.settings.archive_capture_size_limit_bytes) == var.settings.archive_capture_size_limit_bytes
+    error_message = "archive_capture_size_limit_bytes must be a whole number from 10485760 (10 MiB) to 524288000 (500 MiB) (Event Hubs Capture's size window)."
+  }
+
+  validation {
+    condition     = var.settings.archive_retention_days >= 1 && var.settings.archive_retention_days <= 99999 && floor(var.settings.archive_retention_days) == var.settings.archive_retention_days
+    error_message = "archive_retention_days must be a whole number of days from 1 to 99999."
+  }
+
+  validation {
+    condition     = var.settings.archive_cool_after_days == 0 || (var.settings.archive_cool_after_days >= 1 && var.settings.archive_cool_after_days < var.settings.archive_retention_days && floor(var.settings.archive_cool_after_days) == var.settings.archive_cool_after_days)
+    error_message = "archive_cool_after_days must be 0 (stay hot) or a whole number of days less than archive_retention_days (blobs move to cool before they are deleted)."
+  }
+
+  validation {
+    condition     = contains(["LRS", "ZRS", "GRS", "GZRS"], var.settings.archive_replication_type)
+    error_message = "archive_replication_type must be LRS, ZRS, GRS or GZRS."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.settings.archive_reader_principals) : contains(["User", "Group", "ServicePrincipal"], p.principal_type)])
+    error_message = "archive_reader_principals: principal_type must be User, Group or ServicePrincipal."
   }
 
   # --- PostgreSQL

@@ -46,6 +46,8 @@ const NOT_TAGGABLE: &[&str] = &[
     "azurerm_eventhub",
     "azurerm_eventhub_consumer_group",
     "azurerm_storage_share",
+    "azurerm_storage_container",
+    "azurerm_storage_management_policy",
     "azurerm_postgresql_flexible_server_configuration",
     "azurerm_postgresql_flexible_server_database",
     "azurerm_postgresql_flexible_server_active_directory_administrator",
@@ -72,6 +74,12 @@ alert_email_receivers = [
 alert_severities = [0, 1, 2]
 alert_webhook_receivers = []
 alerts_enabled = true
+archive_capture_interval_seconds = 900
+archive_capture_size_limit_bytes = 10485760
+archive_cool_after_days = 0
+archive_reader_principals = {}
+archive_replication_type = "LRS"
+archive_retention_days = 7
 cost_center = "cc-payments-dev"
 database_administrator = {
   principal_name = "sp-paymetrics-github-dev"
@@ -136,6 +144,12 @@ alert_email_receivers = [
 alert_severities = [0, 1, 2]
 alert_webhook_receivers = []
 alerts_enabled = true
+archive_capture_interval_seconds = 300
+archive_capture_size_limit_bytes = 104857600
+archive_cool_after_days = 0
+archive_reader_principals = {}
+archive_replication_type = "LRS"
+archive_retention_days = 30
 cost_center = "cc-payments-staging"
 database_administrator = {
   principal_name = "sp-paymetrics-github-staging"
@@ -200,6 +214,12 @@ alert_email_receivers = [
 alert_severities = [0, 1, 2, 3, 4]
 alert_webhook_receivers = []
 alerts_enabled = true
+archive_capture_interval_seconds = 300
+archive_capture_size_limit_bytes = 314572800
+archive_cool_after_days = 30
+archive_reader_principals = {}
+archive_replication_type = "ZRS"
+archive_retention_days = 400
 cost_center = "cc-payments-prod"
 database_administrator = {
   principal_name = "sp-paymetrics-github-production"
@@ -588,6 +608,26 @@ fn func_regex(args: FuncArgs) -> Result<Value, String> {
 }
 
 /// can() around [`func_regex`]: false where regex() stood in for an error with null.
+/// values(map): the map's values, in the order of its keys.
+fn func_values(args: FuncArgs) -> Result<Value, String> {
+    let map = args[0].as_object().ok_or("values takes a map")?;
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    Ok(Value::Array(
+        entries.into_iter().map(|(_, v)| v.clone()).collect(),
+    ))
+}
+
+fn func_floor(args: FuncArgs) -> Result<Value, String> {
+    let n = args[0].as_f64().ok_or("floor takes a number")?;
+    let floored = n.floor();
+    Ok(if floored.abs() < 9.0e15 {
+        Value::from(floored as i64)
+    } else {
+        Value::from(floored)
+    })
+}
+
 fn func_can(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::from(!args[0].is_null()))
 }
@@ -640,6 +680,12 @@ fn context_with(
             .variadic_param(ParamType::Any)
             .build(func_concat),
     );
+    ctx.declare_func(
+        "floor",
+        FuncDef::builder()
+            .param(ParamType::Number)
+            .build(func_floor),
+    );
     for (name, func) in [
         ("tostring", func_tostring as HclFunc),
         ("length", func_length),
@@ -647,6 +693,7 @@ fn context_with(
         ("alltrue", func_alltrue),
         ("trimspace", func_trimspace),
         ("can", func_can),
+        ("values", func_values),
     ] {
         ctx.declare_func(name, FuncDef::builder().param(ParamType::Any).build(func));
     }
@@ -1402,6 +1449,8 @@ fn generated_names_follow_the_conventions_in_every_environment() {
         ("function_app", "func-"),
         ("postgresql_server", "psql-"),
         ("function_database_identity", "id-func-db-"),
+        ("archive_storage_account", "sta"),
+        ("capture_identity", "id-evh-capture-"),
     ];
     let mut seen = BTreeSet::new();
     for env in ENVIRONMENTS {
@@ -1422,14 +1471,17 @@ fn generated_names_follow_the_conventions_in_every_environment() {
                 "{env}: {key} {name:?} is also used by another environment"
             );
         }
-        let storage = str_of(names, "storage_account");
-        assert!(
-            (3..=24).contains(&storage.len())
-                && storage
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
-            "{env}: storage account {storage:?} is not 3-24 lowercase letters and digits"
-        );
+        for key in ["storage_account", "archive_storage_account"] {
+            let storage = str_of(names, key);
+            assert!(
+                (3..=24).contains(&storage.len())
+                    && storage
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+                "{env}: {key} {storage:?} is not 3-24 lowercase letters and digits"
+            );
+        }
+        assert_eq!(str_of(names, "archive_container"), "archive");
         let app = str_of(names, "function_app");
         assert!(
             app.len() <= 30,
@@ -1556,6 +1608,7 @@ fn the_function_app_sets_every_setting_the_handler_and_the_bindings_read() {
         "PAYMETRICS_DB_CLIENT_ID",
         "PAYMETRICS_DB_AUTH",
         "PAYMETRICS_DB_SSLMODE",
+        "PAYMETRICS_ARCHIVE_CONTAINER_URL",
         "AzureWebJobs.EventHubTrigger.Disabled",
         "AzureWebJobs.TimerTrigger.Disabled",
     ] {
@@ -2051,6 +2104,7 @@ fn the_docs_name_only_the_roles_the_terraform_grants() {
         "Azure Event Hubs Data Owner",
         "Storage Blob Data Owner",
         "Storage Blob Data Contributor",
+        "Storage Blob Data Reader",
         "Storage Queue Data Contributor",
         "Storage Table Data Contributor",
         "Storage Account Contributor",
@@ -2205,6 +2259,7 @@ fn the_outputs_other_tools_need_exist_and_secrets_are_sensitive() {
         "eventhub_name",
         "eventhub_namespace_fqdn",
         "database_host",
+        "archive_container_url",
         "application_insights_connection_string",
     ] {
         let output = outputs
@@ -2851,4 +2906,467 @@ fn the_observability_doc_shows_the_query_the_alert_rules_run() {
         doc.contains(&format!("```kusto\n{rendered}\n```")),
         "docs/OBSERVABILITY.md (Alerts in Azure Monitor) must show the rule's query for severity 2:\n{rendered}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The raw-event archive: Event Hubs Capture into a container of its own account
+// ---------------------------------------------------------------------------------------
+
+/// The one block `ident` in `body`.
+fn one_block<'a>(body: &'a Body, ident: &'a str, what: &str) -> &'a Body {
+    let found: Vec<&Block> = blocks(body, ident).collect();
+    assert_eq!(found.len(), 1, "{what}: one {ident} block");
+    found[0].body()
+}
+
+/// A resource of a module's main.tf, by type and name.
+fn module_resource(module: &str, kind: &str, name: &str) -> Body {
+    let body = parse(&iac_dir().join("modules").join(module).join("main.tf"));
+    blocks(&body, "resource")
+        .find(|b| label(b, 0) == kind && label(b, 1) == name)
+        .unwrap_or_else(|| panic!("modules/{module} has no {kind}.{name}"))
+        .body()
+        .clone()
+}
+
+/// The call of module `name` in iac/main.tf.
+fn root_module(name: &str) -> Body {
+    let main = parse(&iac_dir().join("main.tf"));
+    blocks(&main, "module")
+        .find(|b| label(b, 0) == name)
+        .unwrap_or_else(|| panic!("iac/main.tf calls no module {name}"))
+        .body()
+        .clone()
+}
+
+/// A resource of iac/main.tf, by type and name.
+fn root_resource_named(kind: &str, name: &str) -> Body {
+    let main = parse(&iac_dir().join("main.tf"));
+    blocks(&main, "resource")
+        .find(|b| label(b, 0) == kind && label(b, 1) == name)
+        .unwrap_or_else(|| panic!("iac/main.tf has no {kind}.{name}"))
+        .body()
+        .clone()
+}
+
+fn compact_attr(body: &Body, key: &str, what: &str) -> String {
+    compact(attr(body, key).unwrap_or_else(|| panic!("{what} has no {key}")))
+}
+
+/// The archive container's resource ID, as every archive role assignment scopes it.
+const ARCHIVE_CONTAINER_SCOPE: &str =
+    "module.archive_storage_account.containers[local.names.archive_container]";
+
+#[test]
+fn capture_archives_every_event_as_avro_with_the_default_name_format_and_its_identity() {
+    let hub = module_resource("event_hub", "azurerm_eventhub", "payments");
+    let capture = one_block(&hub, "capture_description", "azurerm_eventhub.payments");
+    assert!(matches!(
+        attr(capture, "enabled"),
+        Some(Expression::Bool(true))
+    ));
+    assert_eq!(
+        attr(capture, "encoding").and_then(literal_str),
+        Some("Avro")
+    );
+    assert!(
+        matches!(
+            attr(capture, "skip_empty_archives"),
+            Some(Expression::Bool(true))
+        ),
+        "no blob for a window without events"
+    );
+    assert_eq!(
+        compact_attr(capture, "interval_in_seconds", "capture_description"),
+        "var.capture_interval_seconds"
+    );
+    assert_eq!(
+        compact_attr(capture, "size_limit_in_bytes", "capture_description"),
+        "var.capture_size_limit_bytes"
+    );
+    let destination = one_block(capture, "destination", "capture_description");
+    assert_eq!(
+        attr(destination, "name").and_then(literal_str),
+        Some("EventHubArchive.AzureBlockBlob")
+    );
+    assert_eq!(
+        attr(destination, "archive_name_format").and_then(literal_str),
+        Some("{Namespace}/{EventHub}/{PartitionId}/{Year}/{Month}/{Day}/{Hour}/{Minute}/{Second}"),
+        "the documented default layout, which docs/ARCHIVE.md and handler replay rely on"
+    );
+    assert_eq!(
+        compact_attr(destination, "blob_container_name", "destination"),
+        "var.capture_container_name"
+    );
+    assert_eq!(
+        compact_attr(destination, "storage_account_id", "destination"),
+        "var.capture_storage_account_id"
+    );
+    // Identity-based: no SAS (the provider's default, StorageSAS), no key anywhere.
+    assert_eq!(
+        attr(destination, "storage_authentication_type").and_then(literal_str),
+        Some("UserAssigned")
+    );
+    assert_eq!(
+        compact_attr(destination, "storage_authentication_id", "destination"),
+        "var.capture_identity_id"
+    );
+    let namespace = module_resource("event_hub", "azurerm_eventhub_namespace", "this");
+    assert!(matches!(
+        attr(&namespace, "local_authentication_enabled"),
+        Some(Expression::Bool(false))
+    ));
+    let identity = one_block(&namespace, "identity", "the namespace");
+    assert_eq!(
+        attr(identity, "type").and_then(literal_str),
+        Some("UserAssigned")
+    );
+    assert_eq!(
+        compact_attr(identity, "identity_ids", "the namespace's identity"),
+        "[var.capture_identity_id]"
+    );
+
+    // The root module wires the archive account, its container and the Capture identity in,
+    // and creates the hub only once that identity may write.
+    let call = root_module("event_hub");
+    for (input, expected) in [
+        (
+            "capture_storage_account_id",
+            "module.archive_storage_account.id",
+        ),
+        ("capture_container_name", "local.names.archive_container"),
+        (
+            "capture_identity_id",
+            "azurerm_user_assigned_identity.capture.id",
+        ),
+        (
+            "capture_interval_seconds",
+            "var.settings.archive_capture_interval_seconds",
+        ),
+        (
+            "capture_size_limit_bytes",
+            "var.settings.archive_capture_size_limit_bytes",
+        ),
+    ] {
+        assert_eq!(compact_attr(&call, input, "module event_hub"), expected);
+    }
+    assert_eq!(
+        compact_attr(&call, "depends_on", "module event_hub"),
+        "[azurerm_role_assignment.archive_writer]"
+    );
+}
+
+/// Failing validations of the `settings` variable whose condition mentions `about`.
+fn failing_validations(vars: &BTreeMap<String, Value>, about: &str) -> Vec<String> {
+    let settings = variables(&iac_dir().join("variables.tf"))
+        .remove("settings")
+        .expect("variable settings");
+    blocks(&settings, "validation")
+        .filter(|v| attr(v.body(), "condition").is_some_and(|c| compact(c).contains(about)))
+        .filter_map(|v| {
+            let condition = attr(v.body(), "condition").expect("a condition");
+            let message = attr(v.body(), "error_message")
+                .and_then(literal_str)
+                .unwrap_or_default()
+                .to_string();
+            match eval(condition, vars, &message) {
+                Value::Bool(true) => None,
+                Value::Bool(false) => Some(message),
+                other => panic!("{message}: the condition is {other:?}"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn each_environment_archives_with_its_own_window_size_and_retention() {
+    // (environment, interval s, size bytes, retention days, cool after days, replication)
+    let expected = [
+        ("dev", 900, 10_485_760, 7, 0, "LRS"),
+        ("staging", 300, 104_857_600, 30, 0, "LRS"),
+        ("production", 300, 314_572_800, 400, 30, "ZRS"),
+    ];
+    for (env, interval, size, retention, cool, replication) in expected {
+        let vars = root_variables_for(env);
+        let num = |k: &str| vars[k].as_i64().unwrap_or_else(|| panic!("{env}: {k}"));
+        assert_eq!(num("archive_capture_interval_seconds"), interval, "{env}");
+        assert_eq!(num("archive_capture_size_limit_bytes"), size, "{env}");
+        assert_eq!(num("archive_retention_days"), retention, "{env}");
+        assert_eq!(num("archive_cool_after_days"), cool, "{env}");
+        assert_eq!(
+            vars["archive_replication_type"].as_str(),
+            Some(replication),
+            "{env}"
+        );
+        assert!(
+            matches!(vars["eventhub_sku"].as_str(), Some("Standard" | "Premium")),
+            "{env}: Capture needs Standard or Premium"
+        );
+        assert_eq!(
+            failing_validations(&root_inputs(env), ".archive_"),
+            Vec::<String>::new(),
+            "{env} passes the archive validations"
+        );
+        assert_eq!(
+            failing_validations(&root_inputs(env), ".eventhub_sku"),
+            Vec::<String>::new(),
+            "{env} passes the tier validation"
+        );
+    }
+
+    // Bad values are refused: windows out of Capture's ranges, cool at or after deletion.
+    let bad: [(&str, Value); 7] = [
+        ("archive_capture_interval_seconds", Value::from(30)),
+        ("archive_capture_interval_seconds", Value::from(1000)),
+        ("archive_capture_size_limit_bytes", Value::from(1_048_576)),
+        ("archive_retention_days", Value::from(0)),
+        ("archive_cool_after_days", Value::from(400)),
+        ("archive_cool_after_days", Value::from(-1)),
+        ("eventhub_sku", Value::from("Basic")),
+    ];
+    for (key, value) in bad {
+        let mut vars = root_inputs("production");
+        settings_mut(&mut vars).insert(key.to_string(), value.clone());
+        let about = if key == "eventhub_sku" {
+            ".eventhub_sku"
+        } else {
+            ".archive_"
+        };
+        assert!(
+            !failing_validations(&vars, about).is_empty(),
+            "{key} = {value:?} passes the validations"
+        );
+    }
+    let mut equal = root_inputs("staging");
+    settings_mut(&mut equal).insert("archive_cool_after_days".into(), Value::from(30));
+    assert!(
+        !failing_validations(&equal, ".archive_").is_empty(),
+        "cool after 30 days with a 30-day retention passes the validations"
+    );
+}
+
+#[test]
+fn the_archive_has_its_own_keyless_account_and_a_lifecycle_on_its_container() {
+    let call = root_module("archive_storage_account");
+    assert_eq!(
+        attr(&call, "source").and_then(literal_str),
+        Some("./modules/storage_account")
+    );
+    assert!(
+        matches!(
+            attr(&call, "shared_access_key_enabled"),
+            Some(Expression::Bool(false))
+        ),
+        "no shared key on the archive account in any environment"
+    );
+    assert!(
+        attr(&call, "content_share_names").is_none(),
+        "no content share in the archive account"
+    );
+    assert_eq!(
+        compact_attr(&call, "name", "module archive_storage_account"),
+        "local.names.archive_storage_account"
+    );
+    assert_eq!(
+        compact_attr(&call, "replication_type", "module archive_storage_account"),
+        "var.settings.archive_replication_type"
+    );
+    assert_eq!(
+        compact_attr(&call, "containers", "module archive_storage_account"),
+        "{(local.names.archive_container)={cool_after_days=var.settings.archive_cool_after_daysdelete_after_days=var.settings.archive_retention_days}}"
+    );
+
+    // The firewall lets Capture in as a trusted Azure service, nothing else from outside.
+    let account = module_resource("storage_account", "azurerm_storage_account", "this");
+    let rules = one_block(&account, "network_rules", "the storage account");
+    assert_eq!(
+        attr(rules, "default_action").and_then(literal_str),
+        Some("Deny")
+    );
+    let Some(Expression::Array(bypass)) = attr(rules, "bypass") else {
+        panic!("network_rules.bypass is a list")
+    };
+    assert!(
+        bypass
+            .iter()
+            .any(|b| literal_str(b) == Some("AzureServices")),
+        "Event Hubs Capture writes as a trusted Azure service"
+    );
+    let container = module_resource("storage_account", "azurerm_storage_container", "this");
+    assert_eq!(
+        attr(&container, "container_access_type").and_then(literal_str),
+        Some("private")
+    );
+
+    // One lifecycle rule per container, on its prefix, evaluated for each environment as
+    // Terraform would give the rule its container.
+    let policy = module_resource(
+        "storage_account",
+        "azurerm_storage_management_policy",
+        "this",
+    );
+    let rule = blocks(&policy, "dynamic")
+        .find(|d| label(d, 0) == "rule")
+        .expect("a dynamic rule block");
+    let content = one_block(rule.body(), "content", "the rule");
+    let filters = one_block(content, "filters", "the rule");
+    assert_eq!(
+        compact_attr(filters, "blob_types", "filters"),
+        "[\"blockBlob\"]"
+    );
+    assert_eq!(
+        compact_attr(filters, "prefix_match", "filters"),
+        "[\"${azurerm_storage_container.this[rule.key].name}/\"]"
+    );
+    let base_blob = one_block(
+        one_block(content, "actions", "the rule"),
+        "base_blob",
+        "actions",
+    );
+    let cool = attr(
+        base_blob,
+        "tier_to_cool_after_days_since_creation_greater_than",
+    )
+    .expect("a move to cool");
+    let delete =
+        attr(base_blob, "delete_after_days_since_creation_greater_than").expect("a deletion");
+    for (env, cool_days, delete_days) in [
+        ("dev", None, 7),
+        ("staging", None, 30),
+        ("production", Some(30), 400),
+    ] {
+        let settings = root_variables_for(env);
+        let mut ctx = context_with(&BTreeMap::new(), &hcl::Map::new());
+        let mut value = hcl::Map::new();
+        value.insert(
+            "cool_after_days".to_string(),
+            settings["archive_cool_after_days"].clone(),
+        );
+        value.insert(
+            "delete_after_days".to_string(),
+            settings["archive_retention_days"].clone(),
+        );
+        let mut each = hcl::Map::new();
+        each.insert("key".to_string(), Value::from("archive"));
+        each.insert("value".to_string(), Value::Object(value));
+        ctx.declare_var("rule", Value::Object(each));
+        let got = |expr: &Expression| expr.evaluate(&ctx).expect("evaluates").as_i64();
+        assert_eq!(got(cool), cool_days, "{env}: days before the cool tier");
+        assert_eq!(
+            got(delete),
+            Some(delete_days),
+            "{env}: days before deletion"
+        );
+    }
+}
+
+#[test]
+fn only_capture_writes_the_archive_and_the_app_reads_it() {
+    let writer = root_resource_named("azurerm_role_assignment", "archive_writer");
+    assert_eq!(
+        attr(&writer, "role_definition_name").and_then(literal_str),
+        Some("Storage Blob Data Contributor"),
+        "Microsoft documents Storage Blob Data Contributor for Capture's identity"
+    );
+    assert_eq!(
+        compact_attr(&writer, "scope", "archive_writer"),
+        ARCHIVE_CONTAINER_SCOPE
+    );
+    assert_eq!(
+        compact_attr(&writer, "principal_id", "archive_writer"),
+        "azurerm_user_assigned_identity.capture.principal_id"
+    );
+    assert!(attr(&writer, "for_each").is_none(), "one writer");
+
+    let reader = root_resource_named("azurerm_role_assignment", "archive_reader");
+    assert_eq!(
+        attr(&reader, "role_definition_name").and_then(literal_str),
+        Some("Storage Blob Data Reader")
+    );
+    assert_eq!(
+        compact_attr(&reader, "scope", "archive_reader"),
+        ARCHIVE_CONTAINER_SCOPE
+    );
+    assert_eq!(
+        compact_attr(&reader, "for_each", "archive_reader"),
+        "local.archive_readers"
+    );
+    let main = parse(&iac_dir().join("main.tf"));
+    let readers = blocks(&main, "locals")
+        .find_map(|b| attr(b.body(), "archive_readers").cloned())
+        .expect("local.archive_readers");
+    let readers = compact(&readers);
+    assert!(
+        readers.contains("local.function_principals")
+            && readers.contains("var.settings.archive_reader_principals"),
+        "the app and its slot, and the settings' principals, read the archive: {readers}"
+    );
+
+    // No other role assignment reaches the archive account, and the host storage roles stay
+    // on the host account.
+    for r in resources()
+        .iter()
+        .filter(|r| r.kind == "azurerm_role_assignment")
+    {
+        let scope = compact(attr(&r.body, "scope").expect("scope"));
+        if scope.contains("archive_storage_account") {
+            assert!(
+                ["archive_writer", "archive_reader"].contains(&r.name.as_str()),
+                "{}: only Capture writes and the readers read the archive",
+                r.name
+            );
+        }
+    }
+    let host = root_resource_named("azurerm_role_assignment", "function_storage");
+    assert_eq!(
+        compact_attr(&host, "scope", "function_storage"),
+        "module.storage_account.id"
+    );
+
+    // The app and its slot get the container's URL (handler replay's default container),
+    // and the root module outputs it.
+    let locals = function_app_locals("EP1", true);
+    for key in ["app_settings", "staging_app_settings"] {
+        assert_eq!(
+            settings_of(&locals, key)
+                .get("PAYMETRICS_ARCHIVE_CONTAINER_URL")
+                .map(String::as_str),
+            Some("<archive_container_url>"),
+            "{key}"
+        );
+    }
+    let app = root_module("function_app");
+    assert_eq!(
+        compact_attr(&app, "archive_container_url", "module function_app"),
+        "module.archive_storage_account.container_urls[local.names.archive_container]"
+    );
+    let outputs = parse(&iac_dir().join("outputs.tf"));
+    let output = blocks(&outputs, "output")
+        .find(|b| label(b, 0) == "archive_container_url")
+        .expect("output archive_container_url");
+    assert_eq!(
+        compact_attr(output.body(), "value", "output archive_container_url"),
+        "module.archive_storage_account.container_urls[local.names.archive_container]"
+    );
+    let urls = parse(&iac_dir().join("modules/storage_account/outputs.tf"));
+    let urls = blocks(&urls, "output")
+        .find(|b| label(b, 0) == "container_urls")
+        .expect("output container_urls");
+    assert_eq!(
+        compact_attr(urls.body(), "value", "output container_urls"),
+        "{fork,cinazurerm_storage_container.this:k=>\"${azurerm_storage_account.this.primary_blob_endpoint}${c.name}\"}"
+    );
+}
+
+#[test]
+fn the_archive_account_name_fits_with_the_longest_workload_and_region() {
+    let mut vars = root_inputs("production");
+    let settings = settings_mut(&mut vars);
+    settings.insert("workload".into(), Value::from("abcdefghij"));
+    settings.insert("location".into(), Value::from("westus3"));
+    let body = parse(&iac_dir().join("naming_conventions.tf"));
+    let locals = evaluate_locals(&body, &vars, "naming_conventions.tf, longest names");
+    let name = str_of(&locals["names"], "archive_storage_account");
+    assert_eq!(name, "staabcdefghijprodwus3001");
+    assert!(name.len() <= 24, "{name:?} is longer than 24 characters");
 }

@@ -30,6 +30,14 @@ settings = {
 
   storage_replication_type = "LRS"
 
+  # Raw-event archive (docs/ARCHIVE.md): 15-minute, 10 MiB windows (few small blobs at dev's
+  # volume), kept 7 days, hot throughout.
+  archive_capture_interval_seconds = 900
+  archive_capture_size_limit_bytes = 10485760
+  archive_retention_days           = 7
+  archive_cool_after_days          = 0
+  archive_replication_type         = "LRS"
+
   postgresql_sku_name                     = "B_Standard_B1ms"
   postgresql_storage_mb                   = 32768
   postgresql_backup_retention_days        = 7

@@ -29,6 +29,14 @@ settings = {
 
   storage_replication_type = "ZRS"
 
+  # Raw-event archive (docs/ARCHIVE.md): 5-minute, 300 MiB windows, kept 400 days (a year
+  # and a month), moved to the cool tier after 30; zone-redundant like the host storage.
+  archive_capture_interval_seconds = 300
+  archive_capture_size_limit_bytes = 314572800
+  archive_retention_days           = 400
+  archive_cool_after_days          = 30
+  archive_replication_type         = "ZRS"
+
   postgresql_sku_name                     = "GP_Standard_D4ds_v5"
   postgresql_storage_mb                   = 131072
   postgresql_backup_retention_days        = 35

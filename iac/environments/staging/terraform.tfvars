@@ -28,6 +28,14 @@ settings = {
 
   storage_replication_type = "LRS"
 
+  # Raw-event archive (docs/ARCHIVE.md): 5-minute, 100 MiB windows, kept 30 days, hot
+  # throughout (cool storage bills 30 days at least).
+  archive_capture_interval_seconds = 300
+  archive_capture_size_limit_bytes = 104857600
+  archive_retention_days           = 30
+  archive_cool_after_days          = 0
+  archive_replication_type         = "LRS"
+
   postgresql_sku_name                     = "GP_Standard_D2ds_v5"
   postgresql_storage_mb                   = 65536
   postgresql_backup_retention_days        = 14

@@ -2,6 +2,10 @@
 # Function App, and its staging slot separately so a slot never steals the app's leases).
 # TLS 1.2 minimum, local (SAS key) authentication off: every client uses Microsoft Entra ID.
 # Standard namespaces in regions with availability zones are zone-redundant by default.
+#
+# Capture archives every event the hub receives to a blob container (Avro, one blob per
+# partition and time window), written with the namespace's user-assigned identity: no SAS
+# key, no shared key on the storage account. Capture needs Standard or Premium.
 
 terraform {
   required_version = "~> 1.9.8"
@@ -25,6 +29,13 @@ resource "azurerm_eventhub_namespace" "this" {
   minimum_tls_version           = "1.2"
   local_authentication_enabled  = false
   public_network_access_enabled = true
+
+  # The identity Capture writes to the archive container with (Storage Blob Data Contributor
+  # on that container, granted in iac/main.tf before the hub is created).
+  identity {
+    type         = "UserAssigned"
+    identity_ids = [var.capture_identity_id]
+  }
 
   network_rulesets {
     default_action                 = "Deny"
@@ -50,6 +61,27 @@ resource "azurerm_eventhub" "payments" {
   namespace_id      = azurerm_eventhub_namespace.this.id
   partition_count   = var.partition_count
   message_retention = var.message_retention_days
+
+  # Every event, as received, before any reader sees it: one Avro blob per partition each
+  # time the window closes or the size limit is reached, whichever comes first; no blob for a
+  # window without events.
+  capture_description {
+    enabled             = true
+    encoding            = "Avro"
+    interval_in_seconds = var.capture_interval_seconds
+    size_limit_in_bytes = var.capture_size_limit_bytes
+    skip_empty_archives = true
+
+    destination {
+      name = "EventHubArchive.AzureBlockBlob"
+      # Azure's documented default: <container>/<namespace>/<hub>/<partition>/<yyyy>/<MM>/<dd>/<HH>/<mm>/<ss>.avro
+      archive_name_format         = "{Namespace}/{EventHub}/{PartitionId}/{Year}/{Month}/{Day}/{Hour}/{Minute}/{Second}"
+      blob_container_name         = var.capture_container_name
+      storage_account_id          = var.capture_storage_account_id
+      storage_authentication_type = "UserAssigned"
+      storage_authentication_id   = var.capture_identity_id
+    }
+  }
 }
 
 resource "azurerm_eventhub_consumer_group" "this" {

@@ -40,7 +40,7 @@ variable "location" {
 
 variable "sku" {
   type        = string
-  description = "Namespace tier: Standard or Premium (Basic allows neither extra consumer groups nor network rules)."
+  description = "Namespace tier: Standard or Premium (Basic allows no extra consumer groups, network rules or Capture)."
   default     = "Standard"
 
   validation {
@@ -90,6 +90,58 @@ variable "message_retention_days" {
   validation {
     condition     = var.message_retention_days >= 1 && var.message_retention_days <= 7
     error_message = "message_retention_days must be from 1 to 7 (Standard)."
+  }
+}
+
+variable "capture_storage_account_id" {
+  type        = string
+  description = "Resource ID of the storage account Capture writes the archive to."
+
+  validation {
+    condition     = can(regex("(?i)/providers/Microsoft.Storage/storageAccounts/[a-z0-9]{3,24}$", var.capture_storage_account_id))
+    error_message = "capture_storage_account_id must be a storage account resource ID."
+  }
+}
+
+variable "capture_container_name" {
+  type        = string
+  description = "Blob container of that account Capture writes the archive to."
+
+  validation {
+    condition     = can(regex("^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$", var.capture_container_name))
+    error_message = "capture_container_name must be 3-63 lowercase letters, digits and single hyphens."
+  }
+}
+
+variable "capture_identity_id" {
+  type        = string
+  description = "Resource ID of the user-assigned identity the namespace runs Capture as (Storage Blob Data Contributor on the container)."
+
+  validation {
+    condition     = can(regex("(?i)/providers/Microsoft.ManagedIdentity/userAssignedIdentities/[^/]+$", var.capture_identity_id))
+    error_message = "capture_identity_id must be a user-assigned identity resource ID."
+  }
+}
+
+variable "capture_interval_seconds" {
+  type        = number
+  description = "Capture time window in seconds (60-900): a blob per partition at least this often while events arrive."
+  default     = 300
+
+  validation {
+    condition     = var.capture_interval_seconds >= 60 && var.capture_interval_seconds <= 900 && floor(var.capture_interval_seconds) == var.capture_interval_seconds
+    error_message = "capture_interval_seconds must be a whole number from 60 to 900."
+  }
+}
+
+variable "capture_size_limit_bytes" {
+  type        = number
+  description = "Capture size window in bytes (10485760-524288000): a blob is closed early when a partition's window reaches it."
+  default     = 314572800
+
+  validation {
+    condition     = var.capture_size_limit_bytes >= 10485760 && var.capture_size_limit_bytes <= 524288000 && floor(var.capture_size_limit_bytes) == var.capture_size_limit_bytes
+    error_message = "capture_size_limit_bytes must be a whole number from 10485760 (10 MiB) to 524288000 (500 MiB)."
   }
 }
 

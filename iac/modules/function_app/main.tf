@@ -9,7 +9,8 @@
 #   EventHubConnection__fullyQualifiedNamespace, EventHubName, EventHubConsumerGroup,
 #   PAYMETRICS_WINDOW_SCHEDULE, PAYMETRICS_CONFIG, PAYMETRICS_CONFIG_FALLBACK,
 #   PAYMETRICS_MIGRATE, PAYMETRICS_DB_HOST, PAYMETRICS_DB_NAME, PAYMETRICS_DB_USER,
-#   PAYMETRICS_DB_CLIENT_ID, PAYMETRICS_DB_AUTH, PAYMETRICS_DB_SSLMODE   app_settings below
+#   PAYMETRICS_DB_CLIENT_ID, PAYMETRICS_DB_AUTH, PAYMETRICS_DB_SSLMODE,
+#   PAYMETRICS_ARCHIVE_CONTAINER_URL                                   app_settings below
 # The provider writes the first three itself and drops them from app_settings when read
 # back, so they are set through the arguments named, not in app_settings (that would show a
 # change on every plan).
@@ -52,13 +53,16 @@ locals {
     PAYMETRICS_CONFIG_FALLBACK = "config/engine.yaml"
     # The handler applies pending migrations at start, under an advisory lock, from inside
     # the virtual network; no pipeline runner connects to PostgreSQL.
-    PAYMETRICS_MIGRATE                        = "on-start"
-    PAYMETRICS_DB_HOST                        = var.database_host
-    PAYMETRICS_DB_NAME                        = var.database_name
-    PAYMETRICS_DB_USER                        = var.database_user
-    PAYMETRICS_DB_CLIENT_ID                   = var.database_identity_client_id
-    PAYMETRICS_DB_AUTH                        = "entra"
-    PAYMETRICS_DB_SSLMODE                     = "verify-full"
+    PAYMETRICS_MIGRATE      = "on-start"
+    PAYMETRICS_DB_HOST      = var.database_host
+    PAYMETRICS_DB_NAME      = var.database_name
+    PAYMETRICS_DB_USER      = var.database_user
+    PAYMETRICS_DB_CLIENT_ID = var.database_identity_client_id
+    PAYMETRICS_DB_AUTH      = "entra"
+    PAYMETRICS_DB_SSLMODE   = "verify-full"
+    # The raw-event archive Event Hubs Capture writes (docs/ARCHIVE.md): the default
+    # container of handler replay. The app's identities may read it, not write it.
+    PAYMETRICS_ARCHIVE_CONTAINER_URL          = var.archive_container_url
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "Authorization=AAD"
     WEBSITE_RUN_FROM_PACKAGE                  = "1"
     # Zip deployment writes this setting; declaring it keeps plans free of that drift.

@@ -270,6 +270,16 @@ variable "database_identity_client_id" {
   }
 }
 
+variable "archive_container_url" {
+  type        = string
+  description = "URL of the raw-event archive container (PAYMETRICS_ARCHIVE_CONTAINER_URL, the default of handler replay --container)."
+
+  validation {
+    condition     = can(regex("^https://[a-z0-9]{3,24}\\.blob\\.[a-z0-9.]+/[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$", var.archive_container_url))
+    error_message = "archive_container_url must be https://<account>.blob.<suffix>/<container>."
+  }
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags of the plan, the app and the slot (the common tag set)."

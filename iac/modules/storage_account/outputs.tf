@@ -1,5 +1,5 @@
 output "id" {
-  description = "Resource ID of the storage account (scope of the Function App's storage roles)."
+  description = "Resource ID of the storage account (scope of the Function App's host storage roles; Capture's destination)."
   value       = azurerm_storage_account.this.id
 }
 
@@ -16,6 +16,16 @@ output "primary_blob_endpoint" {
 output "content_shares" {
   description = "Content share names keyed by themselves (empty unless Elastic Premium); referencing them orders the app after its shares."
   value       = { for k, share in azurerm_storage_share.content : k => share.name }
+}
+
+output "containers" {
+  description = "Resource IDs of the blob containers, by name (scopes of the archive's role assignments)."
+  value       = { for k, c in azurerm_storage_container.this : k => c.id }
+}
+
+output "container_urls" {
+  description = "Data-plane URLs of the blob containers, by name: https://<account>.blob.core.windows.net/<container>."
+  value       = { for k, c in azurerm_storage_container.this : k => "${azurerm_storage_account.this.primary_blob_endpoint}${c.name}" }
 }
 
 output "primary_connection_string" {

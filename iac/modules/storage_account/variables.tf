@@ -78,6 +78,28 @@ variable "content_share_names" {
   }
 }
 
+variable "containers" {
+  type = map(object({
+    cool_after_days   = optional(number, 0)
+    delete_after_days = optional(number, 0)
+  }))
+  description = "Private blob containers to create, by name, with their lifecycle: blobs move to the cool tier cool_after_days after creation and are deleted delete_after_days after creation (0: never)."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for n in keys(var.containers) : can(regex("^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$", n))])
+    error_message = "container names must be 3-63 lowercase letters, digits and single hyphens."
+  }
+
+  validation {
+    condition = alltrue([for c in values(var.containers) :
+      c.cool_after_days >= 0 && c.delete_after_days >= 0 && floor(c.cool_after_days) == c.cool_after_days && floor(c.delete_after_days) == c.delete_after_days
+      && (c.cool_after_days == 0 || c.delete_after_days == 0 || c.cool_after_days < c.delete_after_days)
+    ])
+    error_message = "cool_after_days and delete_after_days must be whole numbers of days, 0 or more, and a container that has both moves blobs to cool before it deletes them (cool_after_days < delete_after_days)."
+  }
+}
+
 variable "content_share_quota_gb" {
   type        = number
   description = "Quota of each content share in GB."
