@@ -1,0 +1,261 @@
+//! `handler replay` against `COPY` of the same rows, side by side.
+//!
+//! `cargo bench --bench replay` generates `PAYMETRICS_BENCH_EVENTS` transactions (default
+//! 200,000) with the simulator (default scenario, faults off), keys them into 4
+//! partitions and writes them as Event Hubs Capture would: Avro files (deflate) in
+//! Capture's schema, one per partition and 5-minute window, in Capture's folder layout.
+//! Then, for `PAYMETRICS_BENCH_ROUNDS` (default 3) interleaved rounds, each on a fresh
+//! database:
+//!
+//! - **replay**: the library's [`archive::replay`] (what `handler replay --dir` runs)
+//!   over the whole archive, on one connection: read and decompress the files, judge each
+//!   event, store 1,000-event batches with the batch writer;
+//! - **copy**: the same stored rows by binary `COPY` into a table `LIKE
+//!   normalized_transactions INCLUDING ALL`, one `COPY` per 1,000 rows, on one
+//!   connection.
+//!
+//! It prints the best round of each and the ratio (copy time / replay time). Skipped when
+//! no PostgreSQL answers at `PAYMETRICS_TEST_PG`. Figures are in docs/BENCHMARKS.md.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use apache_avro::types::Value as Avro;
+use apache_avro::{Codec, DeflateSettings, Schema, Writer};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use paymetrics::archive::{self, ReplayPlan, Source};
+use paymetrics::ingest::{self, Accepted, IngestPolicy, RawEvent};
+use paymetrics::simulator::scenario::{Faults, TimeMode};
+use paymetrics::simulator::{Arrivals, DEFAULT_SCENARIO, Generator, Scenario};
+use paymetrics::store;
+use support::{Server, env_usize, ms};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+
+const SCHEMA: &str = r#"{"type":"record","name":"EventData","namespace":"Microsoft.ServiceBus.Messaging","fields":[
+    {"name":"SequenceNumber","type":"long"},{"name":"Offset","type":"string"},
+    {"name":"EnqueuedTimeUtc","type":"string"},
+    {"name":"SystemProperties","type":{"type":"map","values":["long","double","string","bytes"]}},
+    {"name":"Properties","type":{"type":"map","values":["long","double","string","bytes"]}},
+    {"name":"Body","type":["null","bytes"]}]}"#;
+const PARTITIONS: u32 = 4;
+const BATCH: usize = 1000;
+
+/// The archive on disk and the rows its replay stores.
+struct Workload {
+    events: usize,
+    rows: Vec<Accepted>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+fn workload(dir: &Path, count: usize) -> Workload {
+    let mut s = Scenario::from_yaml(DEFAULT_SCENARIO, "default").unwrap();
+    s.faults = Faults::none();
+    s.rate.bursts = None;
+    s.rate.events_per_second = 50.0;
+    let from: DateTime<Utc> = "2026-11-10T00:00:00Z".parse().unwrap();
+    let to = from + TimeDelta::days(10);
+    s.time = TimeMode::Backfill { from, to };
+    let mut generator = Generator::new(&s);
+    let mut arrivals = Arrivals::new(&s, from);
+    let schema = Schema::parse_str(SCHEMA).unwrap();
+    let mut files: BTreeMap<String, Writer<'_, Vec<u8>>> = BTreeMap::new();
+    let mut sequences = [0i64; PARTITIONS as usize];
+    let mut pending = Vec::new();
+    let mut rows = Vec::new();
+    let mut events = 0;
+    let mut last = from;
+    let policy = IngestPolicy::default();
+    while events < count {
+        let at = arrivals.next_time();
+        last = at;
+        generator.arrival(at, &mut pending);
+        for emission in pending.drain(..) {
+            let partition = emission.partition_key % PARTITIONS;
+            let sequence = sequences[partition as usize];
+            sequences[partition as usize] += 1;
+            let window = at.duration_trunc(TimeDelta::minutes(5)).unwrap();
+            let name = format!(
+                "ns/hub/{partition}/{}.avro",
+                window.format("%Y/%m/%d/%H/%M/%S")
+            );
+            let writer = files.entry(name).or_insert_with(|| {
+                Writer::with_codec(
+                    &schema,
+                    Vec::new(),
+                    Codec::Deflate(DeflateSettings::default()),
+                )
+                .unwrap()
+            });
+            writer
+                .append_value(Avro::Record(vec![
+                    ("SequenceNumber".into(), Avro::Long(sequence)),
+                    ("Offset".into(), Avro::String(sequence.to_string())),
+                    (
+                        "EnqueuedTimeUtc".into(),
+                        Avro::String(at.format("%-m/%-d/%Y %-I:%M:%S %p").to_string()),
+                    ),
+                    ("SystemProperties".into(), Avro::Map(Default::default())),
+                    ("Properties".into(), Avro::Map(Default::default())),
+                    (
+                        "Body".into(),
+                        Avro::Union(1, Box::new(Avro::Bytes(emission.text.clone().into_bytes()))),
+                    ),
+                ]))
+                .unwrap();
+            let event = RawEvent::from_body(emission.text.as_bytes(), Default::default());
+            rows.extend(ingest::prepare(vec![event], at, &policy).accepted);
+            events += 1;
+        }
+    }
+    for (name, writer) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, writer.into_inner().unwrap()).unwrap();
+    }
+    Workload {
+        events,
+        rows,
+        from,
+        to: last + TimeDelta::seconds(1),
+    }
+}
+
+async fn run_replay(server: &Server, dir: &Path, work: &Workload, round: usize) -> Duration {
+    let database = server.fresh_database("pm_bench_replay", round * 2, 1).await;
+    let mut conn = database.pool.get().await.unwrap();
+    let plan = ReplayPlan {
+        from: work.from,
+        to: work.to,
+        partitions: Vec::new(),
+        dry_run: false,
+        batch_size: BATCH,
+    };
+    let context = store::BatchContext {
+        invocation_id: Some("bench".into()),
+        now: Utc::now(),
+        window_widths: vec![300],
+    };
+    let started = Instant::now();
+    let report = archive::replay(
+        &mut conn,
+        &Source::Dir(dir.to_owned()),
+        &plan,
+        &IngestPolicy::default(),
+        &context,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let wall = started.elapsed();
+    assert_eq!(report.events as usize, work.events, "events replayed");
+    assert_eq!(report.accepted as usize, work.rows.len(), "rows stored");
+    drop(conn);
+    server.drop_database(database).await;
+    wall
+}
+
+async fn run_copy(server: &Server, work: &Workload, round: usize) -> Duration {
+    let database = server
+        .fresh_database("pm_bench_replay", round * 2 + 1, 1)
+        .await;
+    let conn = database.pool.get().await.unwrap();
+    conn.batch_execute("CREATE TABLE copy_target (LIKE normalized_transactions INCLUDING ALL)")
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let started = Instant::now();
+    for rows in work.rows.chunks(BATCH) {
+        let sink = conn
+            .copy_in(&format!(
+                "COPY copy_target ({}) FROM STDIN (FORMAT binary)",
+                store::TRANSACTION_COPY_COLUMNS
+            ))
+            .await
+            .unwrap();
+        let writer = BinaryCopyInWriter::new(sink, store::TRANSACTION_COPY_TYPES);
+        let mut writer = std::pin::pin!(writer);
+        for accepted in rows {
+            let row = store::TransactionRow::new(accepted, now);
+            writer.as_mut().write(&row.values()).await.unwrap();
+        }
+        writer.finish().await.unwrap();
+    }
+    let wall = started.elapsed();
+    let stored: i64 = conn
+        .query_one("SELECT count(*) FROM copy_target", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored as usize, work.rows.len(), "rows copied");
+    drop(conn);
+    server.drop_database(database).await;
+    wall
+}
+
+async fn run() {
+    let Some(server) = Server::connect("replay").await else {
+        return;
+    };
+    let count = env_usize("PAYMETRICS_BENCH_EVENTS", 200_000);
+    let rounds = env_usize("PAYMETRICS_BENCH_ROUNDS", 3);
+    let dir = std::env::temp_dir().join(format!("pm-bench-replay-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let started = Instant::now();
+    let work = workload(&dir, count);
+    println!(
+        "replay bench: {} events in an archive of {:.1} MB, written in {:.1} s; {}; {}",
+        work.events,
+        dir_size(&dir) as f64 / 1e6,
+        started.elapsed().as_secs_f64(),
+        support::machine(),
+        server.describe().await
+    );
+    let (mut replay, mut copy) = (Duration::MAX, Duration::MAX);
+    for round in 0..rounds {
+        let r = run_replay(&server, &dir, &work, round).await;
+        let c = run_copy(&server, &work, round).await;
+        println!(
+            "round {round}: replay {:.0} ms, copy {:.0} ms",
+            ms(r),
+            ms(c)
+        );
+        replay = replay.min(r);
+        copy = copy.min(c);
+    }
+    let rate = |d: Duration| work.events as f64 / d.as_secs_f64();
+    println!(
+        "best: replay {:.0} events/s, copy {:.0} rows/s of the same rows; ratio {:.2} (copy time / replay time)",
+        rate(replay),
+        work.rows.len() as f64 / copy.as_secs_f64(),
+        copy.as_secs_f64() / replay.as_secs_f64()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                dir_size(&e.path())
+            } else {
+                e.metadata().unwrap().len()
+            }
+        })
+        .sum()
+}
+
+fn main() {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run());
+}
