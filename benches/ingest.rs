@@ -36,9 +36,7 @@ use paymetrics::ingest::{self, Accepted, IngestPolicy, Invocation};
 use paymetrics::simulator::scenario::PartitionKey;
 use paymetrics::simulator::sinks::HandlerSink;
 use paymetrics::simulator::{Arrivals, DEFAULT_SCENARIO, Emission, Generator, Scenario};
-use paymetrics::store;
 use support::{Server, env_list, env_usize, ms};
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
 
 /// One case's stream, cut into invocations per partition.
 struct Workload {
@@ -301,7 +299,7 @@ async fn run_copy(server: &Server, work: &Workload, round: usize, now: DateTime<
         .zip(&work.rows)
         .map(|(conn, batches)| async move {
             for rows in batches {
-                copy_batch(&conn, rows, now).await;
+                support::copy_rows(&conn, rows, now).await;
             }
             conn
         });
@@ -323,26 +321,6 @@ async fn run_copy(server: &Server, work: &Workload, round: usize, now: DateTime<
     drop(connections);
     server.drop_database(database).await;
     run
-}
-
-async fn copy_batch(conn: &tokio_postgres::Client, rows: &[Accepted], now: DateTime<Utc>) {
-    if rows.is_empty() {
-        return;
-    }
-    let sink = conn
-        .copy_in(&format!(
-            "COPY copy_target ({}) FROM STDIN (FORMAT binary)",
-            store::TRANSACTION_COPY_COLUMNS
-        ))
-        .await
-        .unwrap();
-    let writer = BinaryCopyInWriter::new(sink, store::TRANSACTION_COPY_TYPES);
-    let mut writer = std::pin::pin!(writer);
-    for accepted in rows {
-        let row = store::TransactionRow::new(accepted, now);
-        writer.as_mut().write(&row.values()).await.unwrap();
-    }
-    writer.finish().await.unwrap();
 }
 
 /// Parse + validate alone, CPU only on one core: the handler's own work per event.

@@ -17,6 +17,8 @@
 //! It prints the best round of each and the ratio (copy time / replay time). Skipped when
 //! no PostgreSQL answers at `PAYMETRICS_TEST_PG`. Figures are in docs/BENCHMARKS.md.
 
+#[path = "../tests/support/capture_archive.rs"]
+mod capture_archive;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -24,23 +26,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use apache_avro::types::Value as Avro;
-use apache_avro::{Codec, DeflateSettings, Schema, Writer};
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use apache_avro::Writer;
+use capture_archive::{capture_name, capture_record, capture_schema, capture_writer};
+use chrono::{DateTime, TimeDelta, Utc};
 use paymetrics::archive::{self, ReplayPlan, Source};
 use paymetrics::ingest::{self, Accepted, IngestPolicy, RawEvent};
 use paymetrics::simulator::scenario::{Faults, TimeMode};
 use paymetrics::simulator::{Arrivals, DEFAULT_SCENARIO, Generator, Scenario};
 use paymetrics::store;
 use support::{Server, env_usize, ms};
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
 
-const SCHEMA: &str = r#"{"type":"record","name":"EventData","namespace":"Microsoft.ServiceBus.Messaging","fields":[
-    {"name":"SequenceNumber","type":"long"},{"name":"Offset","type":"string"},
-    {"name":"EnqueuedTimeUtc","type":"string"},
-    {"name":"SystemProperties","type":{"type":"map","values":["long","double","string","bytes"]}},
-    {"name":"Properties","type":{"type":"map","values":["long","double","string","bytes"]}},
-    {"name":"Body","type":["null","bytes"]}]}"#;
 const PARTITIONS: u32 = 4;
 const BATCH: usize = 1000;
 
@@ -62,7 +57,7 @@ fn workload(dir: &Path, count: usize) -> Workload {
     s.time = TimeMode::Backfill { from, to };
     let mut generator = Generator::new(&s);
     let mut arrivals = Arrivals::new(&s, from);
-    let schema = Schema::parse_str(SCHEMA).unwrap();
+    let schema = capture_schema();
     let mut files: BTreeMap<String, Writer<'_, Vec<u8>>> = BTreeMap::new();
     let mut sequences = [0i64; PARTITIONS as usize];
     let mut pending = Vec::new();
@@ -78,34 +73,10 @@ fn workload(dir: &Path, count: usize) -> Workload {
             let partition = emission.partition_key % PARTITIONS;
             let sequence = sequences[partition as usize];
             sequences[partition as usize] += 1;
-            let window = at.duration_trunc(TimeDelta::minutes(5)).unwrap();
-            let name = format!(
-                "ns/hub/{partition}/{}.avro",
-                window.format("%Y/%m/%d/%H/%M/%S")
-            );
-            let writer = files.entry(name).or_insert_with(|| {
-                Writer::with_codec(
-                    &schema,
-                    Vec::new(),
-                    Codec::Deflate(DeflateSettings::default()),
-                )
-                .unwrap()
-            });
-            writer
-                .append_value(Avro::Record(vec![
-                    ("SequenceNumber".into(), Avro::Long(sequence)),
-                    ("Offset".into(), Avro::String(sequence.to_string())),
-                    (
-                        "EnqueuedTimeUtc".into(),
-                        Avro::String(at.format("%-m/%-d/%Y %-I:%M:%S %p").to_string()),
-                    ),
-                    ("SystemProperties".into(), Avro::Map(Default::default())),
-                    ("Properties".into(), Avro::Map(Default::default())),
-                    (
-                        "Body".into(),
-                        Avro::Union(1, Box::new(Avro::Bytes(emission.text.clone().into_bytes()))),
-                    ),
-                ]))
+            files
+                .entry(capture_name("ns/hub", partition, at))
+                .or_insert_with(|| capture_writer(&schema))
+                .append_value(capture_record(sequence, at, emission.text.as_bytes()))
                 .unwrap();
             let event = RawEvent::from_body(emission.text.as_bytes(), Default::default());
             rows.extend(ingest::prepare(vec![event], at, &policy).accepted);
@@ -170,20 +141,7 @@ async fn run_copy(server: &Server, work: &Workload, round: usize) -> Duration {
     let now = Utc::now();
     let started = Instant::now();
     for rows in work.rows.chunks(BATCH) {
-        let sink = conn
-            .copy_in(&format!(
-                "COPY copy_target ({}) FROM STDIN (FORMAT binary)",
-                store::TRANSACTION_COPY_COLUMNS
-            ))
-            .await
-            .unwrap();
-        let writer = BinaryCopyInWriter::new(sink, store::TRANSACTION_COPY_TYPES);
-        let mut writer = std::pin::pin!(writer);
-        for accepted in rows {
-            let row = store::TransactionRow::new(accepted, now);
-            writer.as_mut().write(&row.values()).await.unwrap();
-        }
-        writer.finish().await.unwrap();
+        support::copy_rows(&conn, rows, now).await;
     }
     let wall = started.elapsed();
     let stored: i64 = conn

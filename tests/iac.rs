@@ -2776,24 +2776,7 @@ fn one_alert_rule_per_severity_counts_fired_paymetrics_alerts_by_alert_and_group
 /// The validations of `settings` about the alerts that fail for these inputs: their error
 /// messages.
 fn failing_alert_validations(vars: &BTreeMap<String, Value>) -> Vec<String> {
-    let settings = variables(&iac_dir().join("variables.tf"))
-        .remove("settings")
-        .expect("variable settings");
-    blocks(&settings, "validation")
-        .filter(|v| attr(v.body(), "condition").is_some_and(|c| compact(c).contains(".alert")))
-        .filter_map(|v| {
-            let condition = attr(v.body(), "condition").expect("a condition");
-            let message = attr(v.body(), "error_message")
-                .and_then(literal_str)
-                .unwrap_or_default()
-                .to_string();
-            match eval(condition, vars, &message) {
-                Value::Bool(true) => None,
-                Value::Bool(false) => Some(message),
-                other => panic!("{message}: the condition is {other:?}"),
-            }
-        })
-        .collect()
+    failing_validations(vars, ".alert")
 }
 
 #[test]

@@ -7,8 +7,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use deadpool_postgres::Pool;
+use paymetrics::ingest::Accepted;
 use paymetrics::store::{self, PoolSettings};
 use serde_json::json;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
 
 /// The server on `PAYMETRICS_TEST_PG` (default 127.0.0.1:5432), as user `postgres`.
 pub struct Server {
@@ -305,4 +307,27 @@ pub fn close_body(start: DateTime<Utc>, step_us: i64, first: usize, len: usize) 
         }
     }))
     .unwrap()
+}
+
+/// Writes `rows` as the batch writer would store them, by one binary `COPY` into
+/// `copy_target` (a table `LIKE normalized_transactions INCLUDING ALL`): the limit the
+/// ingest and replay benches measure against.
+pub async fn copy_rows(conn: &tokio_postgres::Client, rows: &[Accepted], now: DateTime<Utc>) {
+    if rows.is_empty() {
+        return;
+    }
+    let sink = conn
+        .copy_in(&format!(
+            "COPY copy_target ({}) FROM STDIN (FORMAT binary)",
+            store::TRANSACTION_COPY_COLUMNS
+        ))
+        .await
+        .unwrap();
+    let writer = BinaryCopyInWriter::new(sink, store::TRANSACTION_COPY_TYPES);
+    let mut writer = std::pin::pin!(writer);
+    for accepted in rows {
+        let row = store::TransactionRow::new(accepted, now);
+        writer.as_mut().write(&row.values()).await.unwrap();
+    }
+    writer.finish().await.unwrap();
 }

@@ -1,6 +1,9 @@
 //! Integration tests against a real PostgreSQL, one fresh database per test.
 
 mod alerts;
+#[cfg(feature = "simulator")]
+#[path = "../support/capture_archive.rs"]
+mod capture_archive;
 mod clusters;
 mod dashboard_browser;
 mod demo_data;

@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use apache_avro::types::Value as Avro;
-use apache_avro::{Codec, DeflateSettings, Schema, Writer};
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use apache_avro::Writer;
+use chrono::{DateTime, TimeDelta, Utc};
 use paymetrics::simulator::scenario::TimeMode;
 use paymetrics::simulator::truth::Truth;
 use paymetrics::simulator::{Arrivals, DEFAULT_SCENARIO, Expected, Generator, Scenario, check};
@@ -17,15 +16,8 @@ use paymetrics::store;
 use serde_json::{Value, json};
 use tokio::process::Command;
 
+use crate::capture_archive::{capture_name, capture_record, capture_schema, capture_writer};
 use crate::helpers::{TestApp, TestDb, count};
-
-/// Capture's record schema, as Microsoft documents it.
-const CAPTURE_SCHEMA: &str = r#"{"type":"record","name":"EventData","namespace":"Microsoft.ServiceBus.Messaging","fields":[
-    {"name":"SequenceNumber","type":"long"},{"name":"Offset","type":"string"},
-    {"name":"EnqueuedTimeUtc","type":"string"},
-    {"name":"SystemProperties","type":{"type":"map","values":["long","double","string","bytes"]}},
-    {"name":"Properties","type":{"type":"map","values":["long","double","string","bytes"]}},
-    {"name":"Body","type":["null","bytes"]}]}"#;
 
 const PARTITIONS: u32 = 4;
 
@@ -83,60 +75,26 @@ fn traffic(from: &str, to: &str) -> (Vec<Archived>, Vec<Value>) {
     (events, truth.rows())
 }
 
-/// Capture's `EnqueuedTimeUtc` text (`12/1/2026 8:55:03 PM`).
-fn capture_time(at: DateTime<Utc>) -> String {
-    at.format("%-m/%-d/%Y %-I:%M:%S %p").to_string()
-}
-
 /// Writes `events` as Capture does: a file per partition and 5-minute window, named
 /// `{Namespace}/{EventHub}/{PartitionId}/{Year}/{Month}/{Day}/{Hour}/{Minute}/{Second}.avro`.
 /// Returns the files written, by name.
 fn write_archive(root: &Path, events: &[Archived]) -> BTreeMap<String, Vec<u8>> {
-    let schema = Schema::parse_str(CAPTURE_SCHEMA).unwrap();
+    let schema = capture_schema();
     let mut files: BTreeMap<String, Writer<'_, Vec<u8>>> = BTreeMap::new();
     for event in events {
-        let window = event
-            .enqueued
-            .duration_trunc(TimeDelta::minutes(5))
-            .unwrap();
-        let name = format!(
-            "evhns-paymetrics-dev-weu-001/evh-paymetrics-dev-weu-001/{}/{}.avro",
+        let name = capture_name(
+            "evhns-paymetrics-dev-weu-001/evh-paymetrics-dev-weu-001",
             event.partition,
-            window.format("%Y/%m/%d/%H/%M/%S")
+            event.enqueued,
         );
-        let writer = files.entry(name).or_insert_with(|| {
-            Writer::with_codec(
-                &schema,
-                Vec::new(),
-                Codec::Deflate(DeflateSettings::default()),
-            )
-            .unwrap()
-        });
-        let system = [(
-            "x-opt-enqueued-time".to_owned(),
-            Avro::Union(0, Box::new(Avro::Long(event.enqueued.timestamp_millis()))),
-        )];
-        writer
-            .append_value(Avro::Record(vec![
-                ("SequenceNumber".into(), Avro::Long(event.sequence)),
-                (
-                    "Offset".into(),
-                    Avro::String((event.sequence * 512).to_string()),
-                ),
-                (
-                    "EnqueuedTimeUtc".into(),
-                    Avro::String(capture_time(event.enqueued)),
-                ),
-                (
-                    "SystemProperties".into(),
-                    Avro::Map(system.into_iter().collect()),
-                ),
-                ("Properties".into(), Avro::Map(Default::default())),
-                (
-                    "Body".into(),
-                    Avro::Union(1, Box::new(Avro::Bytes(event.body.clone().into_bytes()))),
-                ),
-            ]))
+        files
+            .entry(name)
+            .or_insert_with(|| capture_writer(&schema))
+            .append_value(capture_record(
+                event.sequence,
+                event.enqueued,
+                event.body.as_bytes(),
+            ))
             .unwrap();
     }
     let files: BTreeMap<String, Vec<u8>> = files
@@ -232,10 +190,7 @@ async fn a_replayed_archive_matches_the_truth_and_a_second_replay_changes_nothin
     let root = temp("truth");
     let files = write_archive(&root, &events);
     // Capture writes an empty file for a window without events unless told to skip them.
-    let empty = Writer::new(&Schema::parse_str(CAPTURE_SCHEMA).unwrap(), Vec::new())
-        .unwrap()
-        .into_inner()
-        .unwrap();
+    let empty = capture_writer(&capture_schema()).into_inner().unwrap();
     let empty_name =
         "evhns-paymetrics-dev-weu-001/evh-paymetrics-dev-weu-001/0/2026/11/19/08/30/07.avro";
     std::fs::write(root.join(empty_name), empty).unwrap();
