@@ -79,7 +79,7 @@ output "archive_storage_account_name" {
 }
 
 output "archive_container_url" {
-  description = "URL of the archive container Event Hubs Capture writes to (PAYMETRICS_ARCHIVE_CONTAINER_URL, the default of handler replay --container)."
+  description = "URL of the archive container Event Hubs Capture writes to (the app setting PAYMETRICS_ARCHIVE_CONTAINER_URL)."
   value       = module.archive_storage_account.container_urls[local.names.archive_container]
 }
 

@@ -272,7 +272,7 @@ variable "database_identity_client_id" {
 
 variable "archive_container_url" {
   type        = string
-  description = "URL of the raw-event archive container (PAYMETRICS_ARCHIVE_CONTAINER_URL, the default of handler replay --container)."
+  description = "URL of the raw-event archive container (the app setting PAYMETRICS_ARCHIVE_CONTAINER_URL)."
 
   validation {
     condition     = can(regex("^https://[a-z0-9]{3,24}\\.blob\\.[a-z0-9.]+/[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$", var.archive_container_url))
