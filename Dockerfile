@@ -7,13 +7,17 @@
 #     --namespace evhns-paymetrics-dev-weu-001.servicebus.windows.net \
 #     --hub evh-paymetrics-dev-weu-001 --duration 10m
 FROM rust:1.95-slim-bookworm AS build
+# The Event Hubs (AMQP) client's TLS links OpenSSL.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends pkg-config libssl-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin simulator
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin simulator
 WORKDIR /app

@@ -10,6 +10,9 @@
 //! - **replay**: the library's [`archive::replay`] (what `handler replay --dir` runs)
 //!   over the whole archive, on one connection: read and decompress the files, judge each
 //!   event, store 1,000-event batches with the batch writer;
+//! - **replay from Blob Storage**: the same from the archive uploaded to Azurite (what
+//!   `handler replay --container` runs: list, download each file, then as above), when
+//!   `tests/azurite` is installed;
 //! - **copy**: the same stored rows by binary `COPY` into a table `LIKE
 //!   normalized_transactions INCLUDING ALL`, one `COPY` per 1,000 rows, on one
 //!   connection.
@@ -17,6 +20,8 @@
 //! It prints the best round of each and the ratio (copy time / replay time). Skipped when
 //! no PostgreSQL answers at `PAYMETRICS_TEST_PG`. Figures are in docs/BENCHMARKS.md.
 
+#[path = "../tests/support/azurite.rs"]
+mod azurite;
 #[path = "../tests/support/capture_archive.rs"]
 mod capture_archive;
 #[path = "support/mod.rs"]
@@ -96,8 +101,16 @@ fn workload(dir: &Path, count: usize) -> Workload {
     }
 }
 
-async fn run_replay(server: &Server, dir: &Path, work: &Workload, round: usize) -> Duration {
-    let database = server.fresh_database("pm_bench_replay", round * 2, 1).await;
+async fn run_replay(
+    server: &Server,
+    source: &Source,
+    work: &Workload,
+    round: usize,
+    slot: usize,
+) -> Duration {
+    let database = server
+        .fresh_database("pm_bench_replay", round * 3 + slot, 1)
+        .await;
     let mut conn = database.pool.get().await.unwrap();
     let plan = ReplayPlan {
         from: work.from,
@@ -114,7 +127,7 @@ async fn run_replay(server: &Server, dir: &Path, work: &Workload, round: usize) 
     let started = Instant::now();
     let report = archive::replay(
         &mut conn,
-        &Source::Dir(dir.to_owned()),
+        source,
         &plan,
         &IngestPolicy::default(),
         &context,
@@ -132,7 +145,7 @@ async fn run_replay(server: &Server, dir: &Path, work: &Workload, round: usize) 
 
 async fn run_copy(server: &Server, work: &Workload, round: usize) -> Duration {
     let database = server
-        .fresh_database("pm_bench_replay", round * 2 + 1, 1)
+        .fresh_database("pm_bench_replay", round * 3 + 2, 1)
         .await;
     let conn = database.pool.get().await.unwrap();
     conn.batch_execute("CREATE TABLE copy_target (LIKE normalized_transactions INCLUDING ALL)")
@@ -173,16 +186,28 @@ async fn run() {
         support::machine(),
         server.describe().await
     );
-    let (mut replay, mut copy) = (Duration::MAX, Duration::MAX);
+    let local = Source::Dir(dir.clone());
+    let (_azurite, blob) = upload(&dir).await;
+    let (mut replay, mut from_blob, mut copy) = (Duration::MAX, Duration::MAX, Duration::MAX);
     for round in 0..rounds {
-        let r = run_replay(&server, &dir, &work, round).await;
+        let r = run_replay(&server, &local, &work, round, 0).await;
+        let b = match &blob {
+            Some(source) => run_replay(&server, source, &work, round, 1).await,
+            None => Duration::MAX,
+        };
         let c = run_copy(&server, &work, round).await;
         println!(
-            "round {round}: replay {:.0} ms, copy {:.0} ms",
+            "round {round}: replay {:.0} ms, from Blob Storage {}, copy {:.0} ms",
             ms(r),
+            if blob.is_some() {
+                format!("{:.0} ms", ms(b))
+            } else {
+                "skipped".into()
+            },
             ms(c)
         );
         replay = replay.min(r);
+        from_blob = from_blob.min(b);
         copy = copy.min(c);
     }
     let rate = |d: Duration| work.events as f64 / d.as_secs_f64();
@@ -192,7 +217,51 @@ async fn run() {
         work.rows.len() as f64 / copy.as_secs_f64(),
         copy.as_secs_f64() / replay.as_secs_f64()
     );
+    if blob.is_some() {
+        println!(
+            "best from Blob Storage (Azurite on this machine): {:.0} events/s; ratio {:.2} (copy time / replay time)",
+            rate(from_blob),
+            copy.as_secs_f64() / from_blob.as_secs_f64()
+        );
+    }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The archive uploaded to a container of an Azurite started here, and that container as
+/// a replay source (with a SAS); `None` when `tests/azurite` is not installed.
+async fn upload(dir: &Path) -> (Option<azurite::Azurite>, Option<Source>) {
+    let installed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/azurite/node_modules/azurite")
+        .exists();
+    if !installed {
+        println!("replay from Blob Storage skipped: tests/azurite is not installed");
+        return (None, None);
+    }
+    let azurite = azurite::Azurite::start(None).await.unwrap();
+    let http = reqwest::Client::new();
+    azurite.create_container(&http, "archive").await;
+    let mut names = Vec::new();
+    files_under(dir, "", &mut names);
+    for name in &names {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        azurite.put_blob(&http, "archive", name, &bytes).await;
+    }
+    let url = format!("{}?{}", azurite.container_url("archive"), azurite.sas("rl"));
+    let container =
+        archive::Container::new(&url, || Err("a SAS needs no identity".into())).unwrap();
+    (Some(azurite), Some(Source::Container(container)))
+}
+
+fn files_under(dir: &Path, prefix: &str, names: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        if entry.file_type().unwrap().is_dir() {
+            files_under(&entry.path(), &format!("{name}/"), names);
+        } else {
+            names.push(name);
+        }
+    }
 }
 
 fn dir_size(dir: &Path) -> u64 {

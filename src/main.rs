@@ -64,10 +64,11 @@ enum Command {
         dry_run: bool,
     },
     /// Run the archived events Event Hubs enqueued in [--from, --to) through ingest again,
-    /// from a local copy of the Capture container, in partition and sequence order:
+    /// from the Capture container or a local copy of it, in partition and sequence order:
     /// judged, quarantined and stored exactly once as when they arrived, their windows
     /// marked for the next timer run. Prints a summary by outcome; exit 1 when a file
     /// cannot be read to its end (naming it and the record) or the database fails.
+    #[command(group(clap::ArgGroup::new("archive").required(true).args(["container", "dir"])))]
     Replay {
         /// Events enqueued at or after this instant (RFC 3339).
         #[arg(long, value_name = "TIME")]
@@ -78,10 +79,15 @@ enum Command {
         /// Only this partition (repeatable); default: every partition.
         #[arg(long = "partition", value_name = "P")]
         partitions: Vec<String>,
+        /// The Capture container in Blob Storage (the app setting
+        /// PAYMETRICS_ARCHIVE_CONTAINER_URL), read with the handler's Microsoft Entra ID
+        /// identity, or a URL with a shared access signature.
+        #[arg(long, value_name = "URL")]
+        container: Option<String>,
         /// The folder holding a copy of the Capture container (the `{Namespace}` folders
         /// under it).
         #[arg(long, value_name = "PATH")]
-        dir: PathBuf,
+        dir: Option<PathBuf>,
         /// Read and judge the events and print what would happen; store nothing.
         #[arg(long)]
         dry_run: bool,
@@ -121,11 +127,12 @@ async fn main() -> ExitCode {
             from,
             to,
             partitions,
+            container,
             dir,
             dry_run,
         } => {
             replay(
-                archive::Source::Dir(dir),
+                archive_source(container, dir),
                 archive::ReplayPlan {
                     from,
                     to,
@@ -237,12 +244,30 @@ async fn redrive(filter: store::RedriveFilter) -> anyhow::Result<()> {
 /// fewer.
 const REPLAY_BATCH: usize = 1000;
 
+/// The archive `--container` or `--dir` names (clap lets exactly one through).
+fn archive_source(
+    container: Option<String>,
+    dir: Option<PathBuf>,
+) -> anyhow::Result<archive::Source> {
+    Ok(match (container, dir) {
+        (Some(url), _) => archive::Source::Container(archive::Container::new(&url, || {
+            store::connect::default_credential(None)
+        })?),
+        (None, Some(dir)) => archive::Source::Dir(dir),
+        (None, None) => bail!("--container or --dir names the archive"),
+    })
+}
+
 /// `handler replay`: the archive's range through ingest; progress on stderr every few
 /// seconds, the summary on stdout.
-async fn replay(source: archive::Source, plan: archive::ReplayPlan) -> anyhow::Result<()> {
+async fn replay(
+    source: anyhow::Result<archive::Source>,
+    plan: archive::ReplayPlan,
+) -> anyhow::Result<()> {
     if plan.to <= plan.from {
         bail!("--to ({}) must be after --from ({})", plan.to, plan.from);
     }
+    let source = source?;
     let settings = HandlerSettings::from_env()?;
     let engine = settings.engine()?.current();
     let pool = open_pool(&settings)?;
@@ -253,29 +278,13 @@ async fn replay(source: archive::Source, plan: archive::ReplayPlan) -> anyhow::R
         window_widths: engine.window_widths(),
     };
     let started = std::time::Instant::now();
-    let mut last = started;
-    let report = archive::replay(
-        &mut client,
-        &source,
-        &plan,
-        &engine.ingest,
-        &context,
-        |progress| {
-            if last.elapsed() >= std::time::Duration::from_secs(5)
-                || progress.files_done == progress.files_total
-            {
-                last = std::time::Instant::now();
-                eprintln!(
-                    "replay: {}/{} files, {} events, {:.0} events/s",
-                    progress.files_done,
-                    progress.files_total,
-                    progress.events,
-                    progress.events as f64 / started.elapsed().as_secs_f64().max(1e-3)
-                );
-            }
-        },
-    )
-    .await?;
+    let mut progress = ReplayProgress::new(started);
+    let report = archive::replay(&mut client, &source, &plan, &engine.ingest, &context, |p| {
+        progress.update(p)
+    })
+    .await;
+    progress.finish();
+    let report = report?;
     let verb = if plan.dry_run {
         "would store"
     } else {
@@ -304,6 +313,57 @@ async fn replay(source: archive::Source, plan: archive::ReplayPlan) -> anyhow::R
         );
     }
     Ok(())
+}
+
+/// `handler replay`'s progress on stderr: a bar on a terminal, else a line every 5 seconds.
+struct ReplayProgress {
+    started: std::time::Instant,
+    last: std::time::Instant,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl ReplayProgress {
+    fn new(started: std::time::Instant) -> Self {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "[{elapsed_precise}] {wide_bar} {pos}/{len} files {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Self {
+            started,
+            last: started,
+            bar,
+        }
+    }
+
+    fn update(&mut self, progress: archive::Progress<'_>) {
+        let rate = progress.events as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+        if let Some(bar) = &self.bar {
+            bar.set_length(progress.files_total as u64);
+            bar.set_position(progress.files_done as u64);
+            bar.set_message(format!("{} events, {rate:.0} events/s", progress.events));
+        } else if self.last.elapsed() >= std::time::Duration::from_secs(5)
+            || progress.files_done == progress.files_total
+        {
+            self.last = std::time::Instant::now();
+            eprintln!(
+                "replay: {}/{} files, {} events, {rate:.0} events/s",
+                progress.files_done, progress.files_total, progress.events,
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
+        }
+    }
 }
 
 fn check_config(file: &std::path::Path) -> ExitCode {

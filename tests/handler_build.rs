@@ -1,13 +1,19 @@
 //! The deployed handler's build (`--no-default-features`, as `scripts/package.sh` builds
-//! it) compiles none of the simulator's dependencies: no Event Hubs/AMQP client, no
-//! progress bars, no random distributions. An advisory in one of those then never blocks
+//! it) compiles none of the simulator's dependencies: no Event Hubs/AMQP client (nor the
+//! OpenSSL its TLS uses), no Kafka client, no random distributions. An advisory in one of those then never blocks
 //! a deploy of a binary that does not contain it.
 
 use std::process::Command;
 
 /// Crates only the simulator may pull in, by name or name prefix: none of them may
 /// appear anywhere in the handler's tree.
-const SIMULATOR_ONLY: &[&str] = &["azure_messaging_eventhubs", "fe2o3-amqp", "indicatif"];
+const SIMULATOR_ONLY: &[&str] = &[
+    "azure_messaging_eventhubs",
+    "fe2o3-amqp",
+    "openssl-sys",
+    "rskafka",
+    "rsasl",
+];
 
 /// `rand_distr` is the simulator's, but `linfa-clustering` (the handler's merchant
 /// clustering) depends on it unconditionally through `ndarray-rand`. It may appear only

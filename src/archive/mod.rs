@@ -2,10 +2,11 @@
 //! receives to Blob Storage as Avro files named
 //! `{Namespace}/{EventHub}/{PartitionId}/{Year}/{Month}/{Day}/{Hour}/{Minute}/{Second}.avro`
 //! (docs/ARCHIVE.md); [`ArchiveFile`] reads that layout, [`Source`] lists and opens the
-//! files of a local copy of the container, and [`replay`] runs the archived events of a
-//! time range through the ingest path again ([`crate::ingest::capture`] reads a file's
-//! records).
+//! files of the container in Blob Storage ([`Container`]) or of a local copy of it, and
+//! [`replay`] runs the archived events of a time range through the ingest path again
+//! ([`crate::ingest::capture`] reads a file's records).
 
+mod container;
 mod replay;
 
 use std::cmp::Ordering;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
+pub use container::{Container, ContainerAuth};
 pub use replay::{Progress, ReplayError, ReplayPlan, ReplayReport, replay};
 
 /// Why the archive cannot be listed or a file opened.
@@ -29,6 +31,26 @@ pub enum ArchiveError {
         #[source]
         source: std::io::Error,
     },
+    /// `--container` is not a URL the archive can be read from.
+    #[error("--container {url}: {reason}")]
+    ContainerUrl {
+        /// The URL, without its query.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// Blob Storage refused or failed listing the container.
+    #[error("{name}: {message}")]
+    Blob {
+        /// The container's URL, without its query.
+        name: String,
+        /// What went wrong: `HTTP 403 AuthorizationPermissionMismatch`, or the network's
+        /// error (never the request's URL, which may hold a SAS).
+        message: String,
+    },
+    /// Blob Storage refused or failed downloading a file (the caller names the file).
+    #[error("downloading it: {0}")]
+    Download(String),
 }
 
 /// One archive file: its name in the container and what the name says.
@@ -89,8 +111,10 @@ impl ArchiveFile {
 const WINDOW_SLACK: TimeDelta = TimeDelta::minutes(15);
 
 /// Where the archive is read from.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Source {
+    /// The Capture container in Blob Storage.
+    Container(Container),
     /// A local copy of the container (`az storage blob download-batch`, or azcopy): the
     /// folder that holds the `{Namespace}` folders.
     Dir(PathBuf),
@@ -101,34 +125,49 @@ impl Source {
     /// (all when empty), in replay order.
     ///
     /// # Errors
-    /// [`ArchiveError::Io`] when a folder cannot be read.
-    pub fn list(
+    /// [`ArchiveError::Io`] when a folder cannot be read, [`ArchiveError::Blob`] when the
+    /// container cannot be listed.
+    pub async fn list(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         partitions: &[String],
     ) -> Result<Vec<ArchiveFile>, ArchiveError> {
-        let Self::Dir(root) = self;
-        let mut names = Vec::new();
-        walk(root, "", &mut names)?;
-        let mut files: Vec<ArchiveFile> = names
-            .iter()
-            .filter_map(|name| ArchiveFile::parse(name))
-            .filter(|f| partitions.is_empty() || partitions.contains(&f.partition_id))
-            .filter(|f| f.written_at >= from - WINDOW_SLACK && f.written_at < to + WINDOW_SLACK)
-            .collect();
+        let wanted = |f: &ArchiveFile| {
+            (partitions.is_empty() || partitions.contains(&f.partition_id))
+                && f.written_at >= from - WINDOW_SLACK
+                && f.written_at < to + WINDOW_SLACK
+        };
+        let mut files: Vec<ArchiveFile> = match self {
+            Self::Container(container) => container.files(wanted).await?,
+            Self::Dir(root) => {
+                let mut names = Vec::new();
+                walk(root, "", &mut names)?;
+                names
+                    .iter()
+                    .filter_map(|name| ArchiveFile::parse(name))
+                    .filter(wanted)
+                    .collect()
+            }
+        };
         files.sort_by(ArchiveFile::replay_order);
         Ok(files)
     }
 
-    /// The file's bytes, read as they are needed.
+    /// The file's bytes, read as they are needed (a blob is downloaded to a temporary
+    /// file first).
     ///
     /// # Errors
-    /// [`ArchiveError::Io`] when it cannot be opened.
-    pub fn open(&self, file: &ArchiveFile) -> Result<Box<dyn Read + Send>, ArchiveError> {
-        let Self::Dir(root) = self;
-        let path = root.join(&file.name);
-        let opened = File::open(&path).map_err(|source| ArchiveError::Io { path, source })?;
+    /// [`ArchiveError::Io`] when it cannot be opened, [`ArchiveError::Blob`] when it
+    /// cannot be downloaded.
+    pub async fn open(&self, file: &ArchiveFile) -> Result<Box<dyn Read + Send>, ArchiveError> {
+        let opened = match self {
+            Self::Container(container) => container.download(file).await?,
+            Self::Dir(root) => {
+                let path = root.join(&file.name);
+                File::open(&path).map_err(|source| ArchiveError::Io { path, source })?
+            }
+        };
         Ok(Box::new(BufReader::with_capacity(1 << 16, opened)))
     }
 }
@@ -174,8 +213,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_local_archive_lists_the_files_of_the_range_and_partitions_in_replay_order() {
+    #[tokio::test]
+    async fn a_local_archive_lists_the_files_of_the_range_and_partitions_in_replay_order() {
         let root = std::env::temp_dir().join(format!("pm-archive-list-{}", std::process::id()));
         let names = [
             "ns/hub/10/2026/12/01/20/00/00.avro",
@@ -193,16 +232,22 @@ mod tests {
         let source = Source::Dir(root.clone());
         let listed: Vec<String> = source
             .list(at(20, 0), at(21, 0), &[])
+            .await
             .unwrap()
             .into_iter()
             .map(|f| f.name)
             .collect();
         assert_eq!(listed, [names[2], names[1], names[0]]);
-        let only_10 = source.list(at(20, 0), at(21, 0), &["10".into()]).unwrap();
+        let only_10 = source
+            .list(at(20, 0), at(21, 0), &["10".into()])
+            .await
+            .unwrap();
         assert_eq!(only_10.len(), 1);
-        assert!(source.open(&only_10[0]).is_ok());
+        assert!(source.open(&only_10[0]).await.is_ok());
         assert!(matches!(
-            Source::Dir(root.join("missing")).list(at(20, 0), at(21, 0), &[]),
+            Source::Dir(root.join("missing"))
+                .list(at(20, 0), at(21, 0), &[])
+                .await,
             Err(ArchiveError::Io { .. })
         ));
         std::fs::remove_dir_all(root).unwrap();

@@ -102,7 +102,7 @@ pub async fn replay(
     context: &BatchContext,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Result<ReplayReport, ReplayError> {
-    let files = source.list(plan.from, plan.to, &plan.partitions)?;
+    let files = source.list(plan.from, plan.to, &plan.partitions).await?;
     let mut report = ReplayReport::default();
     for (done, file) in files.iter().enumerate() {
         replay_file(client, source, file, plan, policy, context, &mut report).await?;
@@ -126,7 +126,7 @@ async fn replay_file(
     context: &BatchContext,
     report: &mut ReplayReport,
 ) -> Result<(), ReplayError> {
-    let records = match source.open(file) {
+    let records = match source.open(file).await {
         Ok(reader) => CaptureReader::new(reader),
         Err(e) => {
             report.failures.push((file.name.clone(), e.to_string()));

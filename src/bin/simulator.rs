@@ -12,9 +12,9 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use paymetrics::settings::{HandlerSettings, Secret};
-use paymetrics::simulator::eventhubs::{
-    EntraCredential, EventHubsAuth, EventHubsSink, EventHubsTarget,
-};
+use paymetrics::simulator::eventhubs::{EventHubsSink, EventHubsTarget};
+use paymetrics::simulator::identity::EntraCredential;
+use paymetrics::simulator::kafka::{KafkaSasl, KafkaSecurity, KafkaSink, KafkaTarget};
 use paymetrics::simulator::run::{RunOptions, run};
 use paymetrics::simulator::scenario::TimeMode;
 use paymetrics::simulator::sinks::{HandlerSink, Sink};
@@ -77,6 +77,7 @@ enum Command {
 #[derive(Clone, Copy, ValueEnum)]
 enum SinkKind {
     Eventhubs,
+    Kafka,
     Handler,
     File,
     Stdout,
@@ -90,6 +91,17 @@ enum Auth {
     WorkloadIdentity,
     AzureCli,
     ClientSecret,
+    /// Kafka SASL PLAIN with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD.
+    Password,
+}
+
+/// Kafka's `security.protocol`.
+#[derive(Clone, Copy, ValueEnum)]
+enum Security {
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
 }
 
 #[derive(clap::Args)]
@@ -136,8 +148,24 @@ struct RunArgs {
     /// Event hub name.
     #[arg(long, env = "EVENTHUBS_HUB", default_value = "payments")]
     hub: String,
-    /// How to authenticate to Event Hubs; connection-string reads
-    /// EVENTHUBS_CONNECTION_STRING.
+    /// The Kafka sink's bootstrap brokers, host:port[,host:port] (Event Hubs:
+    /// <namespace>.servicebus.windows.net:9093).
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", value_delimiter = ',')]
+    bootstrap: Vec<String>,
+    /// The Kafka sink's topic (default: --hub; on Event Hubs the topic is the event hub).
+    #[arg(long)]
+    topic: Option<String>,
+    /// The Kafka sink's security.protocol (Event Hubs: sasl-ssl).
+    #[arg(long, value_enum, default_value = "sasl-ssl")]
+    security_protocol: Security,
+    /// The scope of the Entra ID token the Kafka sink signs in with over SASL OAUTHBEARER
+    /// (default: https://<first broker's host>/.default).
+    #[arg(long)]
+    oauth_scope: Option<String>,
+    /// How to authenticate to Event Hubs (and to Kafka over SASL): an Entra ID credential
+    /// (Kafka: OAUTHBEARER); connection-string reads EVENTHUBS_CONNECTION_STRING (Kafka
+    /// only: PLAIN as $ConnectionString); password (Kafka only: PLAIN with
+    /// KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD).
     #[arg(long, value_enum, default_value = "azure-cli")]
     auth: Auth,
     /// With --auth managed-identity: the client id of the user-assigned identity to sign
@@ -361,32 +389,106 @@ async fn open_sink(args: &RunArgs, scenario: &Scenario) -> anyhow::Result<Sink> 
             )
             .await?,
         ),
+        SinkKind::Kafka => Sink::Kafka(
+            KafkaSink::open(
+                &kafka_target(args, |name| std::env::var(name).ok())?,
+                delivery.batch_size,
+                delivery.max_attempts,
+            )
+            .await?,
+        ),
+    })
+}
+
+/// The Entra ID credential `--auth` names, or `None` for the key- and password-based ones.
+fn entra_credential(args: &RunArgs) -> Option<EntraCredential> {
+    Some(match args.auth {
+        Auth::ManagedIdentity => EntraCredential::ManagedIdentity {
+            client_id: args.client_id.clone().filter(|id| !id.trim().is_empty()),
+        },
+        Auth::WorkloadIdentity => EntraCredential::WorkloadIdentity,
+        Auth::AzureCli => EntraCredential::AzureCli,
+        Auth::ClientSecret => EntraCredential::ClientSecret,
+        Auth::ConnectionString | Auth::Password => return None,
+    })
+}
+
+/// The brokers, topic and sign-in of the Kafka sink; secrets from `env` (the process's
+/// environment).
+fn kafka_target(
+    args: &RunArgs,
+    env: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<KafkaTarget> {
+    let env_secret = |name: &str| -> anyhow::Result<Secret> {
+        Ok(Secret::new(
+            env(name).with_context(|| format!("{name} is not set"))?,
+        ))
+    };
+    let bootstrap: Vec<String> = args
+        .bootstrap
+        .iter()
+        .map(|b| b.trim().to_owned())
+        .filter(|b| !b.is_empty())
+        .collect();
+    if bootstrap.is_empty() {
+        bail!("--bootstrap (or KAFKA_BOOTSTRAP_SERVERS) is required for Kafka");
+    }
+    let security = match args.security_protocol {
+        Security::Plaintext => KafkaSecurity::Plaintext,
+        Security::Ssl => KafkaSecurity::Ssl,
+        Security::SaslPlaintext => KafkaSecurity::SaslPlaintext,
+        Security::SaslSsl => KafkaSecurity::SaslSsl,
+    };
+    let sasl = if matches!(
+        security,
+        KafkaSecurity::SaslPlaintext | KafkaSecurity::SaslSsl
+    ) {
+        Some(match (args.auth, entra_credential(args)) {
+            (_, Some(credential)) => KafkaSasl::OauthBearer {
+                credential,
+                scope: match &args.oauth_scope {
+                    Some(scope) => scope.clone(),
+                    None => KafkaTarget::default_scope(&bootstrap)
+                        .context("--oauth-scope is required: the broker names no host")?,
+                },
+            },
+            (Auth::ConnectionString, None) => KafkaSasl::Plain {
+                username: "$ConnectionString".to_owned(),
+                password: env_secret("EVENTHUBS_CONNECTION_STRING")?,
+            },
+            (_, None) => KafkaSasl::Plain {
+                username: env_secret("KAFKA_SASL_USERNAME")?.expose().to_owned(),
+                password: env_secret("KAFKA_SASL_PASSWORD")?,
+            },
+        })
+    } else {
+        None
+    };
+    Ok(KafkaTarget {
+        bootstrap,
+        topic: args.topic.clone().unwrap_or_else(|| args.hub.clone()),
+        security,
+        sasl,
     })
 }
 
 /// The event hub and how to sign in to it, from the command line and the environment.
 fn event_hubs_target(args: &RunArgs) -> anyhow::Result<EventHubsTarget> {
-    let auth = match args.auth {
-        Auth::ConnectionString => EventHubsAuth::ConnectionString(Secret::new(
-            std::env::var("EVENTHUBS_CONNECTION_STRING")
-                .context("EVENTHUBS_CONNECTION_STRING is not set")?,
-        )),
-        Auth::ManagedIdentity => EventHubsAuth::EntraId(EntraCredential::ManagedIdentity {
-            client_id: args.client_id.clone().filter(|id| !id.trim().is_empty()),
-        }),
-        Auth::WorkloadIdentity => EventHubsAuth::EntraId(EntraCredential::WorkloadIdentity),
-        Auth::AzureCli => EventHubsAuth::EntraId(EntraCredential::AzureCli),
-        Auth::ClientSecret => EventHubsAuth::EntraId(EntraCredential::ClientSecret),
+    let Some(credential) = entra_credential(args) else {
+        bail!(
+            "--sink eventhubs signs in with Microsoft Entra ID (--auth azure-cli, \
+             managed-identity, workload-identity or client-secret); a connection string \
+             reaches Event Hubs through its Kafka endpoint: --sink kafka --bootstrap \
+             <namespace>.servicebus.windows.net:9093 --auth connection-string"
+        );
     };
-    let namespace = match (&auth, args.namespace.clone()) {
-        (_, Some(namespace)) => namespace,
-        (EventHubsAuth::ConnectionString(_), None) => String::new(),
-        (_, None) => bail!("--namespace (or EVENTHUBS_NAMESPACE) is required for Event Hubs"),
+    let Some(namespace) = args.namespace.clone() else {
+        bail!("--namespace (or EVENTHUBS_NAMESPACE) is required for Event Hubs");
     };
     Ok(EventHubsTarget {
         namespace,
         hub: args.hub.clone(),
-        auth,
+        credential,
     })
 }
 
@@ -549,20 +651,127 @@ mod tests {
         let args = run_args(&["--auth", "managed-identity", "--client-id", "1234-abcd"]);
         let target = event_hubs_target(&args).unwrap();
         assert!(matches!(
-            target.auth,
-            EventHubsAuth::EntraId(EntraCredential::ManagedIdentity { client_id: Some(ref id) })
-                if id == "1234-abcd"
+            target.credential,
+            EntraCredential::ManagedIdentity { client_id: Some(ref id) } if id == "1234-abcd"
         ));
         let blank = run_args(&["--auth", "managed-identity", "--client-id", " "]);
         assert!(matches!(
-            event_hubs_target(&blank).unwrap().auth,
-            EventHubsAuth::EntraId(EntraCredential::ManagedIdentity { client_id: None })
+            event_hubs_target(&blank).unwrap().credential,
+            EntraCredential::ManagedIdentity { client_id: None }
         ));
         // Other credentials take no client id from the command line.
         let cli = run_args(&["--auth", "azure-cli", "--client-id", "1234-abcd"]);
         assert!(matches!(
-            event_hubs_target(&cli).unwrap().auth,
-            EventHubsAuth::EntraId(EntraCredential::AzureCli)
+            event_hubs_target(&cli).unwrap().credential,
+            EntraCredential::AzureCli
         ));
+    }
+
+    #[test]
+    fn the_kafka_sink_signs_in_as_auth_says_over_the_security_protocol() {
+        // run_args says --sink eventhubs; kafka_target reads only the Kafka flags.
+        let nothing = |_: &str| None;
+        let kafka = |extra: &[&str]| kafka_target(&run_args(extra), nothing);
+        let hub = kafka(&["--bootstrap", "evhns-pm.servicebus.windows.net:9093"]).unwrap();
+        assert_eq!(hub.topic, "payments");
+        assert_eq!(hub.security, KafkaSecurity::SaslSsl);
+        assert!(matches!(
+            hub.sasl,
+            Some(KafkaSasl::OauthBearer { credential: EntraCredential::AzureCli, ref scope })
+                if scope == "https://evhns-pm.servicebus.windows.net/.default"
+        ));
+        let local = kafka(&[
+            "--bootstrap",
+            "127.0.0.1:9092,127.0.0.1:9093",
+            "--security-protocol",
+            "plaintext",
+            "--topic",
+            "t1",
+        ])
+        .unwrap();
+        assert_eq!(local.bootstrap, ["127.0.0.1:9092", "127.0.0.1:9093"]);
+        assert_eq!(local.topic, "t1");
+        assert!(local.sasl.is_none());
+        let scoped = kafka(&[
+            "--bootstrap",
+            "k:9093",
+            "--oauth-scope",
+            "api://kafka/.default",
+        ]);
+        assert!(matches!(
+            scoped.unwrap().sasl,
+            Some(KafkaSasl::OauthBearer { ref scope, .. }) if scope == "api://kafka/.default"
+        ));
+        let no_brokers = kafka(&[]).unwrap_err().to_string();
+        assert!(no_brokers.contains("--bootstrap"), "{no_brokers}");
+    }
+
+    #[test]
+    fn the_kafka_sinks_plain_sign_ins_read_their_secrets_from_the_environment() {
+        let nothing = |_: &str| None;
+        let kafka = |extra: &[&str]| kafka_target(&run_args(extra), nothing);
+        // The two PLAIN sign-ins read their secrets from the environment, and say which
+        // is missing.
+        let env = |name: &str| match name {
+            "EVENTHUBS_CONNECTION_STRING" => Some("Endpoint=sb://ns/;SharedAccessKey=k".to_owned()),
+            "KAFKA_SASL_USERNAME" => Some("api-key".to_owned()),
+            "KAFKA_SASL_PASSWORD" => Some("api-secret".to_owned()),
+            _ => None,
+        };
+        let plain = |auth: &str| match kafka_target(
+            &run_args(&["--bootstrap", "k:9093", "--auth", auth]),
+            env,
+        )
+        .unwrap()
+        .sasl
+        {
+            Some(KafkaSasl::Plain { username, password }) => {
+                (username, password.expose().to_owned())
+            }
+            other => panic!("not PLAIN: {other:?}"),
+        };
+        assert_eq!(
+            plain("connection-string"),
+            (
+                "$ConnectionString".to_owned(),
+                "Endpoint=sb://ns/;SharedAccessKey=k".to_owned()
+            )
+        );
+        assert_eq!(
+            plain("password"),
+            ("api-key".to_owned(), "api-secret".to_owned())
+        );
+        let missing = kafka(&["--bootstrap", "k:9093", "--auth", "connection-string"]);
+        assert!(
+            missing
+                .unwrap_err()
+                .to_string()
+                .contains("EVENTHUBS_CONNECTION_STRING is not set")
+        );
+        let missing = kafka(&["--bootstrap", "k:9093", "--auth", "password"]);
+        assert!(
+            missing
+                .unwrap_err()
+                .to_string()
+                .contains("KAFKA_SASL_USERNAME is not set")
+        );
+        // Without SASL no secret is read.
+        let plaintext = kafka(&[
+            "--bootstrap",
+            "k:9092",
+            "--security-protocol",
+            "plaintext",
+            "--auth",
+            "password",
+        ]);
+        assert!(plaintext.unwrap().sasl.is_none());
+    }
+
+    #[test]
+    fn event_hubs_over_amqp_takes_no_connection_string() {
+        let error = event_hubs_target(&run_args(&["--auth", "connection-string"]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--sink kafka"), "{error}");
     }
 }

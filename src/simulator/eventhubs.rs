@@ -1,59 +1,31 @@
-//! The Azure Event Hubs sink, on the official `azure_messaging_eventhubs` crate.
+//! The Azure Event Hubs sink, on the official `azure_messaging_eventhubs` crate (AMQP,
+//! signed in with Microsoft Entra ID; a connection string reaches the hub through its
+//! Kafka endpoint, [`super::kafka`]).
 //!
 //! Events are grouped by partition (hash of the configured partition key over the hub's
 //! partitions, so one merchant's or customer's events stay in order), packed into batches
 //! up to the hub's size limit or `delivery.batch_size` events, and sent with retries:
 //! exponential backoff with jitter, slower still when the service is busy (throttled).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use azure_core::credentials::TokenCredential;
 use azure_messaging_eventhubs::models::EventData;
 use azure_messaging_eventhubs::{EventDataBatchOptions, ProducerClient};
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 
 use super::Emission;
+use super::identity::{EntraCredential, credential};
 use super::sinks::{SinkError, SinkStats};
-use crate::store::Secret;
-
-/// How the simulator authenticates to Event Hubs.
-#[derive(Debug, Clone)]
-pub enum EventHubsAuth {
-    /// A connection string with a shared access key (`EVENTHUBS_CONNECTION_STRING`).
-    ConnectionString(Secret),
-    /// Microsoft Entra ID: managed identity, workload identity, the Azure CLI, or a
-    /// client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`).
-    EntraId(EntraCredential),
-}
-
-/// Which Entra ID credential to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntraCredential {
-    /// The managed identity of the host (Azure VM, Container Apps, AKS pod identity):
-    /// the user-assigned identity of this client id (`--client-id`, `AZURE_CLIENT_ID`),
-    /// or the system-assigned one without it.
-    ManagedIdentity {
-        /// The client id of a user-assigned identity.
-        client_id: Option<String>,
-    },
-    /// Workload identity federation (AKS, GitHub Actions), from the standard variables.
-    WorkloadIdentity,
-    /// The signed-in Azure CLI user.
-    AzureCli,
-    /// A service principal's client secret, from the standard variables.
-    ClientSecret,
-}
 
 /// Where to send.
 #[derive(Debug, Clone)]
 pub struct EventHubsTarget {
-    /// `<namespace>.servicebus.windows.net` (ignored with a connection string that names it).
+    /// `<namespace>.servicebus.windows.net`.
     pub namespace: String,
     /// The event hub's name in the namespace (`payments`).
     pub hub: String,
-    /// How to sign in: a connection string or a Microsoft Entra ID credential.
-    pub auth: EventHubsAuth,
+    /// The Microsoft Entra ID credential to sign in with.
+    pub credential: EntraCredential,
 }
 
 /// An open producer.
@@ -62,48 +34,6 @@ pub struct EventHubsSink {
     partitions: Vec<String>,
     batch_size: usize,
     max_attempts: u32,
-}
-
-/// The options of a managed identity credential: the user-assigned identity of
-/// `client_id`, or the system-assigned identity without one.
-fn managed_identity_options(
-    client_id: Option<&str>,
-) -> azure_identity::ManagedIdentityCredentialOptions {
-    azure_identity::ManagedIdentityCredentialOptions {
-        user_assigned_id: client_id
-            .map(|id| azure_identity::UserAssignedId::ClientId(id.to_owned())),
-        ..Default::default()
-    }
-}
-
-fn credential(kind: &EntraCredential) -> azure_core::Result<Arc<dyn TokenCredential>> {
-    use azure_identity::{
-        AzureCliCredential, ClientSecretCredential, ManagedIdentityCredential,
-        WorkloadIdentityCredential,
-    };
-    Ok(match kind {
-        EntraCredential::ManagedIdentity { client_id } => {
-            ManagedIdentityCredential::new(Some(managed_identity_options(client_id.as_deref())))?
-        }
-        EntraCredential::WorkloadIdentity => WorkloadIdentityCredential::new(None)?,
-        EntraCredential::AzureCli => AzureCliCredential::new(None)?,
-        EntraCredential::ClientSecret => {
-            let var = |name: &str| {
-                std::env::var(name).map_err(|_| {
-                    azure_core::Error::with_message(
-                        azure_core::error::ErrorKind::Credential,
-                        format!("{name} is not set"),
-                    )
-                })
-            };
-            ClientSecretCredential::new(
-                &var("AZURE_TENANT_ID")?,
-                var("AZURE_CLIENT_ID")?,
-                var("AZURE_CLIENT_SECRET")?.into(),
-                None,
-            )?
-        }
-    })
 }
 
 impl EventHubsSink {
@@ -116,28 +46,15 @@ impl EventHubsSink {
         batch_size: usize,
         max_attempts: u32,
     ) -> Result<Self, SinkError> {
-        let builder = ProducerClient::builder().with_application_id("paymetrics-simulator".into());
-        let producer = match &target.auth {
-            EventHubsAuth::ConnectionString(secret) => builder
-                .open_with_connection_string(secret.expose(), Some(&target.hub))
-                .await
-                .map_err(|e| {
-                    SinkError::EventHubs(format!(
-                        "connecting with the connection string failed ({:?})",
-                        e.kind
-                    ))
-                })?,
-            EventHubsAuth::EntraId(kind) => {
-                let credential = credential(kind)
-                    .map_err(|e| SinkError::EventHubs(format!("credential: {e}")))?;
-                builder
-                    .open(&target.namespace, &target.hub, credential)
-                    .await
-                    .map_err(|e| {
-                        SinkError::EventHubs(format!("connecting to {}: {e}", target.namespace))
-                    })?
-            }
-        };
+        let credential = credential(&target.credential)
+            .map_err(|e| SinkError::EventHubs(format!("credential: {e}")))?;
+        let producer = ProducerClient::builder()
+            .with_application_id("paymetrics-simulator".into())
+            .open(&target.namespace, &target.hub, credential)
+            .await
+            .map_err(|e| {
+                SinkError::EventHubs(format!("connecting to {}: {e}", target.namespace))
+            })?;
         let properties = producer
             .get_eventhub_properties()
             .await
@@ -153,7 +70,8 @@ impl EventHubsSink {
     /// Sends events, one batch per partition and size limit.
     ///
     /// # Errors
-    /// [`SinkError::EventHubs`] after every retry.
+    /// [`SinkError::EventHubs`] (the first failure) after every retry; every batch is
+    /// still tried, and the events of those not sent are counted as failed.
     pub async fn send(&self, events: &[Emission], stats: &mut SinkStats) -> Result<(), SinkError> {
         let count = self.partitions.len().max(1) as u32;
         let mut groups: Vec<(usize, Vec<&Emission>)> = Vec::new();
@@ -164,6 +82,7 @@ impl EventHubsSink {
                 None => groups.push((partition, vec![event])),
             }
         }
+        let mut outcome = Ok(());
         for (partition, list) in groups {
             let partition_id = self.partitions.get(partition).cloned();
             for chunk in list.chunks(self.batch_size) {
@@ -175,13 +94,7 @@ impl EventHubsSink {
                     self.send_chunk(chunk, partition_id.clone()).await
                 };
                 let result = send
-                    .retry(
-                        ExponentialBuilder::default()
-                            .with_min_delay(Duration::from_millis(200))
-                            .with_max_delay(Duration::from_secs(30))
-                            .with_max_times(self.max_attempts.saturating_sub(1) as usize)
-                            .with_jitter(),
-                    )
+                    .retry(super::sinks::broker_backoff(self.max_attempts))
                     .notify(|error: &String, _| {
                         if error.contains("ServerBusy") || error.contains("server-busy") {
                             throttles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -191,22 +104,17 @@ impl EventHubsSink {
                 stats.retries += attempts.into_inner().saturating_sub(1);
                 stats.throttles += throttles.into_inner();
                 match result {
-                    Ok(sent) => {
-                        stats.sent += sent as u64;
-                        stats.batches += 1;
-                        stats.bytes += chunk.iter().map(|e| e.text.len() as u64).sum::<u64>();
-                        let latency = started.elapsed();
-                        stats.latency_total += latency;
-                        stats.latency_max = stats.latency_max.max(latency);
-                    }
+                    Ok(_) => stats.record(chunk.iter().copied(), started),
                     Err(message) => {
                         stats.failed += chunk.len() as u64;
-                        return Err(SinkError::EventHubs(message));
+                        if outcome.is_ok() {
+                            outcome = Err(SinkError::EventHubs(message));
+                        }
                     }
                 }
             }
         }
-        Ok(())
+        outcome
     }
 
     /// Sends one chunk, splitting it over several batches when the size limit requires.
@@ -270,27 +178,5 @@ impl EventHubsSink {
     /// [`SinkError::EventHubs`].
     pub async fn close(&mut self) -> Result<(), SinkError> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_client_id_picks_that_user_assigned_identity_and_none_the_system_assigned_one() {
-        let options = managed_identity_options(Some("00000000-0000-0000-0000-000000000001"));
-        match options.user_assigned_id {
-            Some(azure_identity::UserAssignedId::ClientId(id)) => {
-                assert_eq!(id, "00000000-0000-0000-0000-000000000001");
-            }
-            other => panic!("not a client id: {other:?}"),
-        }
-        assert!(managed_identity_options(None).user_assigned_id.is_none());
-        // Building the credential reaches no network.
-        let kind = EntraCredential::ManagedIdentity {
-            client_id: Some("00000000-0000-0000-0000-000000000001".into()),
-        };
-        assert!(credential(&kind).is_ok());
     }
 }

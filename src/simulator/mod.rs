@@ -10,6 +10,8 @@
 pub mod check;
 pub mod eventhubs;
 pub mod generator;
+pub mod identity;
+pub mod kafka;
 pub mod report;
 pub mod run;
 pub mod scenario;

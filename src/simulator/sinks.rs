@@ -1,5 +1,6 @@
 //! Where generated events go: nowhere (benchmarks), stdout or a file (NDJSON), a running
-//! `handler` exactly as the Functions host would call it, or Azure Event Hubs.
+//! `handler` exactly as the Functions host would call it, Azure Event Hubs, or Kafka
+//! (Event Hubs' Kafka endpoint or any other).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -38,6 +39,20 @@ pub enum SinkError {
     /// Event Hubs refused or failed the batch after every retry.
     #[error("Event Hubs: {0}")]
     EventHubs(String),
+    /// The Kafka brokers refused or failed a produce request after every retry, or could
+    /// not be reached or signed in to.
+    #[error("Kafka: {0}")]
+    Kafka(String),
+}
+
+/// The retry policy of the Event Hubs and Kafka sinks: `max_attempts` in all, from 200 ms
+/// to 30 s apart, exponential with jitter.
+pub(super) fn broker_backoff(max_attempts: u32) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(30))
+        .with_max_times(max_attempts.saturating_sub(1) as usize)
+        .with_jitter()
 }
 
 /// Delivery counters, for the progress line, the summary and the metrics.
@@ -62,7 +77,12 @@ pub struct SinkStats {
 }
 
 impl SinkStats {
-    fn record<'a>(&mut self, events: impl IntoIterator<Item = &'a Emission>, started: Instant) {
+    /// Counts `events` delivered in one batch that took since `started`.
+    pub(super) fn record<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = &'a Emission>,
+        started: Instant,
+    ) {
         let latency = started.elapsed();
         for event in events {
             self.sent += 1;
@@ -71,6 +91,18 @@ impl SinkStats {
         self.batches += 1;
         self.latency_total += latency;
         self.latency_max = self.latency_max.max(latency);
+    }
+
+    /// Adds what `other` counted (a part of the same delivery).
+    pub(super) fn absorb(&mut self, other: &Self) {
+        self.sent += other.sent;
+        self.batches += other.batches;
+        self.bytes += other.bytes;
+        self.retries += other.retries;
+        self.throttles += other.throttles;
+        self.failed += other.failed;
+        self.latency_total += other.latency_total;
+        self.latency_max = self.latency_max.max(other.latency_max);
     }
 
     /// Mean batch latency.
@@ -212,6 +244,8 @@ pub enum Sink {
     Handler(HandlerSink),
     /// Azure Event Hubs.
     EventHubs(super::eventhubs::EventHubsSink),
+    /// Kafka.
+    Kafka(super::kafka::KafkaSink),
 }
 
 impl Sink {
@@ -262,7 +296,9 @@ impl Sink {
                 }
                 return outcome;
             }
-            Self::EventHubs(sink) => sink.send(events, stats).await,
+            // These two count what they deliver and fail themselves, batch by batch.
+            Self::EventHubs(sink) => return sink.send(events, stats).await,
+            Self::Kafka(sink) => return sink.send(events, stats).await,
         };
         match result {
             Ok(()) => {

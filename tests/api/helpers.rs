@@ -412,3 +412,18 @@ pub async fn wait_ready(port: u16) {
     }
     panic!("the handler did not answer GET / within 10 s");
 }
+
+/// Closes every window due at `now` in `db` and checks `payment_metrics_5m` against the
+/// simulator's `truth`: every row matches and none is pending.
+#[cfg(feature = "simulator")]
+pub async fn close_and_check(db: &TestDb, now: &str, truth: &[Value]) {
+    let mut client = db.connect().await;
+    store::close_due_windows(&mut client, now.parse().unwrap(), &Default::default(), &[])
+        .await
+        .unwrap();
+    let report = paymetrics::simulator::check::compare(&client, truth)
+        .await
+        .unwrap();
+    assert!(report.ok(), "{:?}", report.differences);
+    assert_eq!((report.matching, report.pending), (truth.len(), 0));
+}

@@ -2,6 +2,9 @@
 
 mod alerts;
 #[cfg(feature = "simulator")]
+#[path = "../support/azurite.rs"]
+mod azurite;
+#[cfg(feature = "simulator")]
 #[path = "../support/capture_archive.rs"]
 mod capture_archive;
 mod clusters;
@@ -13,6 +16,7 @@ mod health;
 mod helpers;
 mod http_api;
 mod ingest;
+mod kafka;
 mod migrations;
 mod openapi;
 mod poison;
@@ -28,4 +32,7 @@ mod security;
 mod simulator;
 mod simulator_cli;
 mod startup;
+#[cfg(feature = "simulator")]
+#[path = "../support/tansu.rs"]
+mod tansu;
 mod windows;

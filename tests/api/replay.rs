@@ -11,11 +11,11 @@ use apache_avro::Writer;
 use chrono::{DateTime, TimeDelta, Utc};
 use paymetrics::simulator::scenario::TimeMode;
 use paymetrics::simulator::truth::Truth;
-use paymetrics::simulator::{Arrivals, DEFAULT_SCENARIO, Expected, Generator, Scenario, check};
-use paymetrics::store;
+use paymetrics::simulator::{Arrivals, DEFAULT_SCENARIO, Expected, Generator, Scenario};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
+use crate::azurite::{Azurite, TlsFiles};
 use crate::capture_archive::{capture_name, capture_record, capture_schema, capture_writer};
 use crate::helpers::{TestApp, TestDb, count};
 
@@ -118,6 +118,11 @@ fn temp(name: &str) -> PathBuf {
 
 /// `handler replay` with `args` against `db`.
 async fn replay(db: &TestDb, args: &[&str]) -> (i32, String, String) {
+    replay_with(db, args, &[]).await
+}
+
+/// `handler replay` with `args` against `db`, in an environment with `env` too.
+async fn replay_with(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_handler"));
     command
         .arg("replay")
@@ -128,7 +133,8 @@ async fn replay(db: &TestDb, args: &[&str]) -> (i32, String, String) {
             "PAYMETRICS_CONFIG",
             format!("{}/config/engine.yaml", env!("CARGO_MANIFEST_DIR")),
         )
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied());
     if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
         command.env("LLVM_PROFILE_FILE", profile);
     }
@@ -167,18 +173,7 @@ async fn stored(db: &tokio_postgres::Client) -> (i64, i64) {
 }
 
 async fn close_and_check(db: &TestDb, truth: &[Value]) {
-    let mut client = db.connect().await;
-    store::close_due_windows(
-        &mut client,
-        "2026-11-20T12:00:00Z".parse().unwrap(),
-        &Default::default(),
-        &[],
-    )
-    .await
-    .unwrap();
-    let report = check::compare(&client, truth).await.unwrap();
-    assert!(report.ok(), "{:?}", report.differences);
-    assert_eq!((report.matching, report.pending), (truth.len(), 0));
+    crate::helpers::close_and_check(db, "2026-11-20T12:00:00Z", truth).await;
 }
 
 const FROM: &str = "2026-11-19T08:00:00Z";
@@ -390,4 +385,266 @@ async fn partitions_and_the_range_select_what_is_replayed_and_an_empty_archive_i
     assert!(stderr.contains("must be after"), "{stderr}");
     std::fs::remove_dir_all(root).unwrap();
     std::fs::remove_dir_all(nothing).unwrap();
+}
+
+/// Puts every file of `files` into `container`, except that `cut` (when given) is cut to
+/// two thirds of its bytes.
+async fn upload(
+    azurite: &Azurite,
+    http: &reqwest::Client,
+    container: &str,
+    files: &BTreeMap<String, Vec<u8>>,
+    cut: Option<&str>,
+) {
+    for (name, bytes) in files {
+        let bytes = if Some(name.as_str()) == cut {
+            &bytes[..bytes.len() * 2 / 3]
+        } else {
+            &bytes[..]
+        };
+        azurite.put_blob(http, container, name, bytes).await;
+    }
+}
+
+#[tokio::test]
+async fn a_container_in_blob_storage_replays_to_the_truth_with_a_sas_and_names_a_cut_file() {
+    let Some(azurite) = Azurite::start(None).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    azurite.create_container(&http, "archive").await;
+    let url = format!("{}?{}", azurite.container_url("archive"), azurite.sas("rl"));
+    let db = TestDb::migrated().await;
+    let client = db.connect().await;
+    let to = "2026-11-19T08:20:00Z";
+    let args = ["--from", FROM, "--to", to, "--container", url.as_str()];
+
+    // An empty container: nothing to replay, and that is no error.
+    let (code, stdout, stderr) = replay(&db, &args).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("replayed 0 events of 0 files"), "{stdout}");
+
+    let (events, truth) = traffic(FROM, to);
+    let root = temp("container");
+    let files = write_archive(&root, &events);
+    let victim = files.keys().nth(1).unwrap().clone();
+    upload(&azurite, &http, "archive", &files, Some(&victim)).await;
+    // Something that is not an archive file is left alone.
+    azurite
+        .put_blob(&http, "archive", "README.txt", b"not an archive")
+        .await;
+
+    let (code, stdout, stderr) = replay(&db, &args).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(victim.as_str()) && stderr.contains("record "),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("sig="),
+        "the SAS stays out of messages: {stderr}"
+    );
+    let accepted = expected(&events, |e| matches!(e, Expected::Accepted));
+    let (partial, _) = stored(&client).await;
+    assert!(partial > 0 && partial < accepted, "{partial} of {accepted}");
+
+    // The whole file put back, a rerun stores the rest exactly once.
+    azurite
+        .put_blob(&http, "archive", &victim, &files[&victim])
+        .await;
+    let (code, stdout, stderr) = replay(&db, &args).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(line(&stdout, "accepted"), accepted - partial, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "replayed {} events of {} files",
+            events.len(),
+            files.len()
+        )),
+        "{stdout}"
+    );
+    let rejected = expected(&events, |e| matches!(e, Expected::Rejected(_)));
+    assert_eq!(stored(&client).await, (accepted, rejected));
+    close_and_check(&db, &truth).await;
+
+    // A SAS that does not allow listing is refused, and the refusal is an error.
+    let write_only = format!("{}?{}", azurite.container_url("archive"), azurite.sas("w"));
+    let args = [
+        "--from",
+        FROM,
+        "--to",
+        to,
+        "--container",
+        write_only.as_str(),
+    ];
+    let (code, stdout, stderr) = replay(&db, &args).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("listing the archive") && stderr.contains("HTTP 403"),
+        "{stderr}"
+    );
+
+    // A container that cannot be reached: an error naming it, without its SAS.
+    let port = crate::helpers::free_port();
+    let sas = azurite.sas("rl");
+    let closed = format!("http://127.0.0.1:{port}/devstoreaccount1/archive?{sas}");
+    let args = ["--from", FROM, "--to", to, "--container", closed.as_str()];
+    let (code, stdout, stderr) = replay(&db, &args).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}/devstoreaccount1/archive?…")),
+        "{stderr}"
+    );
+    let signature = sas.split("sig=").nth(1).unwrap();
+    assert!(
+        !stderr.contains("sig=") && !stderr.contains(signature),
+        "{stderr}"
+    );
+
+    // Plain HTTP without a SAS would send a token in the clear: refused.
+    let bare = azurite.container_url("archive");
+    let args = ["--from", FROM, "--to", to, "--container", bare.as_str()];
+    let (code, _, stderr) = replay(&db, &args).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("only sent over https"), "{stderr}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// A JSON Web Token in the shape Microsoft Entra ID issues for `audience`, unsigned: what
+/// Azurite's OAuth checks (format, lifetime, issuer, audience), not a real sign-in.
+fn entra_token(audience: &str) -> String {
+    use base64::Engine;
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+    };
+    let now = Utc::now().timestamp();
+    let header = json!({"alg": "RS256", "typ": "JWT"});
+    let claims = json!({
+        "aud": audience,
+        "iss": "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/",
+        "iat": now - 60, "nbf": now - 60, "exp": now + 3600,
+        "oid": "11059fcc-5514-4800-b5f8-49808b9cfab6",
+        "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    });
+    format!("{}.{}.c2lnbmF0dXJl", b64(&header), b64(&claims))
+}
+
+/// An App Service managed identity endpoint (`IDENTITY_ENDPOINT`) on this machine that
+/// hands out [`entra_token`]s for Blob Storage, checks the `X-IDENTITY-HEADER` secret,
+/// and records the resources asked for.
+async fn identity_endpoint() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::extract::{RawQuery, State};
+    use axum::http::{HeaderMap, StatusCode};
+    type Asked = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+    async fn token(
+        State(asked): State<Asked>,
+        headers: HeaderMap,
+        RawQuery(query): RawQuery,
+    ) -> Result<axum::Json<Value>, StatusCode> {
+        let query: BTreeMap<String, String> =
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        if headers
+            .get("x-identity-header")
+            .and_then(|h| h.to_str().ok())
+            != Some("s3cret")
+        {
+            return Err(StatusCode::UNAUTHORIZED);
+        }
+        let resource = query.get("resource").cloned().unwrap_or_default();
+        asked.lock().unwrap().push(resource.clone());
+        Ok(axum::Json(json!({
+            "access_token": entra_token("https://storage.azure.com"),
+            "expires_on": (Utc::now().timestamp() + 3600).to_string(),
+            "resource": resource,
+            "token_type": "Bearer",
+        })))
+    }
+    let asked: Asked = Default::default();
+    let app = axum::Router::new()
+        .route("/msi/token", axum::routing::get(token))
+        .with_state(asked.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}/msi/token"), asked)
+}
+
+#[tokio::test]
+async fn a_container_is_read_with_the_handlers_managed_identity_over_https() {
+    use rcgen::{CertificateParams, KeyPair, SanType};
+    // Azurite over HTTPS with a certificate of a private authority the handler is told
+    // to trust (SSL_CERT_FILE), checking bearer tokens.
+    let ca = crate::security::self_signed_ca();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let dir = temp("identity");
+    let tls = TlsFiles {
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+    };
+    std::fs::write(&tls.cert, cert.pem()).unwrap();
+    std::fs::write(&tls.key, key.serialize_pem()).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let Some(azurite) = Azurite::start(Some(&tls)).await else {
+        return;
+    };
+    let http = reqwest::Client::builder()
+        .tls_certs_merge([reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    azurite.create_container(&http, "archive").await;
+    let to = "2026-11-19T08:10:00Z";
+    let (events, truth) = traffic(FROM, to);
+    let files = write_archive(&dir.join("archive"), &events);
+    upload(&azurite, &http, "archive", &files, None).await;
+
+    let (endpoint, asked) = identity_endpoint().await;
+    let db = TestDb::migrated().await;
+    let url = azurite.container_url("archive");
+    let args = ["--from", FROM, "--to", to, "--container", url.as_str()];
+    let env = [
+        ("IDENTITY_ENDPOINT", endpoint.as_str()),
+        ("IDENTITY_HEADER", "s3cret"),
+        ("SSL_CERT_FILE", ca_file.to_str().unwrap()),
+    ];
+    let (code, stdout, stderr) = replay_with(&db, &args, &env).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let accepted = expected(&events, |e| matches!(e, Expected::Accepted));
+    assert_eq!(line(&stdout, "accepted"), accepted, "{stdout}");
+    close_and_check(&db, &truth).await;
+    let asked = asked.lock().unwrap().clone();
+    assert!(
+        !asked.is_empty(),
+        "the managed identity was asked for a token"
+    );
+    assert!(
+        asked
+            .iter()
+            .all(|r| r.trim_end_matches('/') == "https://storage.azure.com"),
+        "{asked:?}"
+    );
+
+    // Without a token (no identity to ask), Azurite refuses to list the container.
+    let anonymous = reqwest::Client::builder()
+        .tls_certs_merge([reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap()])
+        .build()
+        .unwrap()
+        .get(format!("{url}?restype=container&comp=list"))
+        .header("x-ms-version", "2020-12-06")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        anonymous.status().is_client_error(),
+        "{}",
+        anonymous.status()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -124,7 +124,7 @@ async fn an_entra_token_is_each_new_connections_password_and_a_wrong_one_is_refu
 }
 
 /// A fresh certificate authority.
-fn self_signed_ca() -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+pub(crate) fn self_signed_ca() -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
     use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

@@ -215,7 +215,26 @@ async fn usage_and_configuration_errors_exit_2_naming_what_is_wrong() {
                 &window,
             ]
             .concat(),
+            "--sink kafka --bootstrap <namespace>.servicebus.windows.net:9093 --auth connection-string",
+        ),
+        (
+            [
+                &[
+                    "--sink",
+                    "kafka",
+                    "--bootstrap",
+                    "127.0.0.1:9",
+                    "--auth",
+                    "connection-string",
+                ][..],
+                &window,
+            ]
+            .concat(),
             "EVENTHUBS_CONNECTION_STRING is not set",
+        ),
+        (
+            [&["--sink", "kafka"][..], &window].concat(),
+            "--bootstrap (or KAFKA_BOOTSTRAP_SERVERS) is required for Kafka",
         ),
         (vec!["--sink", "file"], "--out"),
         (
@@ -230,6 +249,7 @@ async fn usage_and_configuration_errors_exit_2_naming_what_is_wrong() {
             .args(&args)
             .env_remove("EVENTHUBS_NAMESPACE")
             .env_remove("EVENTHUBS_CONNECTION_STRING")
+            .env_remove("KAFKA_BOOTSTRAP_SERVERS")
             .output()
             .await
             .unwrap();
